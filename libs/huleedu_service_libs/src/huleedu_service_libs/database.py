@@ -1,0 +1,88 @@
+"""Async database access and the Unit of Work that wraps every handler."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Self
+from uuid import UUID
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from common_core.events.envelope import EventEnvelope, EventMetadata
+from huleedu_service_libs.outbox.writer import OutboxWriter
+
+
+def create_engine(database_url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
+    """An asyncpg engine with pre-ping, so a restarted database does not poison the pool."""
+    return create_async_engine(
+        database_url, pool_size=pool_size, pool_pre_ping=True, future=True, **kwargs
+    )
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+class UnitOfWork:
+    """One transaction that holds a state change, the events it causes and the inbox row.
+
+    Handlers change state through `session`, record events with `publish`, and the consumer
+    loop commits. Nothing reaches Kafka unless the transaction commits (invariant 1).
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], outbox: OutboxWriter) -> None:
+        self._sessions = sessions
+        self._outbox = outbox
+        self._session: AsyncSession | None = None
+        self._committed = False
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("UnitOfWork used outside `async with`")
+        return self._session
+
+    async def __aenter__(self) -> Self:
+        self._session = self._sessions()
+        self._committed = False
+        await self._session.begin()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self.session
+        try:
+            if not self._committed:
+                await session.rollback()
+        finally:
+            await session.close()
+            self._session = None
+
+    async def publish(
+        self,
+        data: BaseModel,
+        *,
+        correlation_id: UUID | None = None,
+        metadata: EventMetadata | None = None,
+    ) -> EventEnvelope[Any]:
+        """Record an event in the outbox, inside this transaction."""
+        return await self._outbox.add(
+            self.session, data, correlation_id=correlation_id, metadata=metadata
+        )
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        self._committed = True
+
+    async def rollback(self) -> None:
+        await self.session.rollback()

@@ -1,0 +1,1 @@
+"""Kafka access: topic naming, the producer, the consumer loop and dead-lettering."""

@@ -1,0 +1,40 @@
+"""Settings every service shares; each service subclasses with its own fields."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Connection and runtime settings read from the environment (12-factor)."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    service_name: str = "huleedu"
+    environment: str = "development"
+    log_level: str = "INFO"
+
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/huleedu"
+    database_pool_size: int = 10
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_key_prefix: str = "huleedu"
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic_prefix: str = Field(
+        default="", description="Prepended to every topic: isolates test runs on one broker."
+    )
+    kafka_client_id: str | None = None
+    kafka_acks: str = "all"
+    # The dev broker (Tansu) cannot serve InitProducerId, so these stay off unless the
+    # operator runs Apache Kafka and turns them on.
+    kafka_enable_idempotence: bool = False
+    kafka_request_timeout_ms: int = 30_000
+    kafka_max_delivery_attempts: int = Field(
+        default=5, description="Attempts before a consumed message goes to the dead-letter topic."
+    )
+
+    @property
+    def client_id(self) -> str:
+        return self.kafka_client_id or self.service_name

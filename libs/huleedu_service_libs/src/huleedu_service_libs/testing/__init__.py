@@ -1,0 +1,1 @@
+"""Test support: real infrastructure, isolated per test run (databases, key prefix, topics)."""
