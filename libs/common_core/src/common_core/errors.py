@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal, get_args
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class ErrorCode(StrEnum):
@@ -49,15 +49,36 @@ class ErrorCode(StrEnum):
     INSUFFICIENT_COMPARISONS = "insufficient_comparisons"
 
 
+FileValidationErrorCode = Literal[
+    ErrorCode.EMPTY_CONTENT,
+    ErrorCode.CONTENT_TOO_SHORT,
+    ErrorCode.CONTENT_TOO_LONG,
+    ErrorCode.UNSUPPORTED_FILE_TYPE,
+    ErrorCode.CORRUPTED_FILE,
+    ErrorCode.ENCRYPTED_FILE,
+    ErrorCode.FILE_TOO_LARGE,
+    ErrorCode.PROCESSING_FAILED,
+]
+"""The subset of `ErrorCode` that may explain why one uploaded file was rejected."""
+
+FILE_VALIDATION_ERROR_CODES: frozenset[ErrorCode] = frozenset(get_args(FileValidationErrorCode))
+
+
 class ErrorDetail(BaseModel):
     """What went wrong, in a form both a client and an operator can act on."""
 
     model_config = ConfigDict(frozen=True)
 
-    code: ErrorCode
-    message: str
-    service: str
-    operation: str | None = None
-    correlation_id: UUID | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
-    timestamp: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    code: ErrorCode = Field(description="Machine-readable reason.")
+    message: str = Field(description="Human-readable explanation.")
+    service: str = Field(description="Service that detected the error.")
+    operation: str | None = Field(default=None, description="What the service was doing.")
+    correlation_id: UUID | None = Field(
+        default=None, description="Correlation id of the request or event that failed."
+    )
+    details: dict[str, Any] = Field(
+        default_factory=dict, description="Extra JSON-safe context for operators."
+    )
+    timestamp: AwareDatetime = Field(
+        default_factory=lambda: datetime.now(UTC), description="When the error was detected."
+    )

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 DataT = TypeVar("DataT", bound=BaseModel)
 
@@ -30,7 +30,7 @@ class EventEnvelope(BaseModel, Generic[DataT]):
 
     event_id: UUID = Field(default_factory=uuid4)
     event_type: str
-    event_timestamp: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    event_timestamp: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
     source_service: str
     correlation_id: UUID = Field(default_factory=uuid4)
     schema_version: int = 1
@@ -45,7 +45,7 @@ class RawEnvelope(BaseModel):
 
     event_id: UUID
     event_type: str
-    event_timestamp: datetime
+    event_timestamp: AwareDatetime
     source_service: str
     correlation_id: UUID
     schema_version: int = 1

@@ -6,7 +6,7 @@ Every producer and consumer resolves topics and keys here, so a topic name is wr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
@@ -79,7 +79,7 @@ class EventRegistry:
         except KeyError:
             raise UnknownEventTypeError(model.__name__) from None
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[EventSpec]:
         return iter(sorted(self._by_type.values(), key=lambda s: s.topic))
 
     def __len__(self) -> int:
