@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
 
 from pydantic import BaseModel
+from sqlalchemy import Enum
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -22,6 +24,20 @@ def create_engine(database_url: str, *, pool_size: int = 10, **kwargs: Any) -> A
     """An asyncpg engine with pre-ping, so a restarted database does not poison the pool."""
     return create_async_engine(
         database_url, pool_size=pool_size, pool_pre_ping=True, future=True, **kwargs
+    )
+
+
+def enum_type(enum: type[StrEnum], name: str) -> Enum:
+    """A Postgres enum whose labels are the Python enum's values (the source of truth).
+
+    SQLAlchemy stores member names by default; values keep the database readable and let the
+    drift guard compare labels with `common_core` directly.
+    """
+    return Enum(
+        enum,
+        name=name,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
     )
 
 
