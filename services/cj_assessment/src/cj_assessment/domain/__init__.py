@@ -1,0 +1,1 @@
+"""Pure comparative-judgement logic: no I/O; deterministic given a numpy Generator."""

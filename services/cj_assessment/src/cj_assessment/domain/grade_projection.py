@@ -1,0 +1,170 @@
+"""Grades from the scale, calibrated by anchor essays with known grades.
+
+Grade scales are data: an ordered tuple of labels, lowest first. Calibration
+takes the anchors' scores on the current Bradley-Terry scale:
+
+1. the mean anchor score per grade, kept in grade order by weighted isotonic
+   regression (pool-adjacent-violators; weights = anchors per grade), so a
+   higher grade never sits below a lower one;
+2. grades without anchors get a mean by linear interpolation between the
+   nearest anchored grades, or by extrapolation with the average step per
+   grade beyond the lowest and highest anchored grades;
+3. the boundary between adjacent grades is the midpoint of their means.
+
+An essay's grade distribution treats its true score as normal with its
+estimate and standard error and integrates over the grade intervals; the
+projected grade is the most probable one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtr
+
+from cj_assessment.domain.comparisons import FloatArray
+
+
+@dataclass(frozen=True)
+class GradeScale:
+    """An ordered grade scale, lowest grade first."""
+
+    name: str
+    labels: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.labels) < 2:
+            raise ValueError("a grade scale needs at least two grades")
+        if len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"grade labels must be unique: {self.labels}")
+
+    def index(self, label: str) -> int:
+        try:
+            return self.labels.index(label)
+        except ValueError:
+            raise ValueError(f"grade {label!r} is not on scale {self.name!r}") from None
+
+
+SWEDISH_F_TO_A = GradeScale("swedish_f_to_a", ("F", "E", "D", "C", "B", "A"))
+# Swedish national test in English 5 (ENG5 NP): the nine steps its anchor essays are
+# graded on, from just below a pass (F+) to A.
+ENG5_NP_9_STEP = GradeScale("eng5_np_9_step", ("F+", "E-", "E+", "D-", "D+", "C-", "C+", "B", "A"))
+GRADE_SCALES: dict[str, GradeScale] = {s.name: s for s in (SWEDISH_F_TO_A, ENG5_NP_9_STEP)}
+
+
+class CalibrationError(ValueError):
+    """The anchors cannot place grade boundaries on the scale."""
+
+
+@dataclass(frozen=True)
+class AnchorScore:
+    """An anchor essay's known grade and its score on the current scale."""
+
+    grade: str
+    score: float
+
+
+@dataclass(frozen=True)
+class GradeCalibration:
+    """Ordered grade means (one per label) and the boundaries between them."""
+
+    scale: GradeScale
+    grade_means: tuple[float, ...]
+    boundaries: tuple[float, ...]
+    anchored: tuple[bool, ...]
+
+
+@dataclass(frozen=True)
+class GradeProjection:
+    """The most probable grade, its probability, and the full distribution by label."""
+
+    grade: str
+    probability: float
+    probabilities: dict[str, float]
+
+
+def isotonic_means(values: Sequence[float], weights: Sequence[float]) -> list[float]:
+    """Weighted least-squares non-decreasing fit (pool adjacent violators)."""
+    blocks: list[list[float]] = []  # [mean, weight, length]
+    for value, weight in zip(values, weights, strict=True):
+        blocks.append([float(value), float(weight), 1.0])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            mean2, w2, len2 = blocks.pop()
+            mean1, w1, len1 = blocks.pop()
+            total = w1 + w2
+            blocks.append([(mean1 * w1 + mean2 * w2) / total, total, len1 + len2])
+    fitted: list[float] = []
+    for mean, _, length in blocks:
+        fitted.extend([mean] * int(length))
+    return fitted
+
+
+def calibrate(scale: GradeScale, anchors: Sequence[AnchorScore]) -> GradeCalibration:
+    """Grade means and boundaries on the scale; needs anchors in two distinct grades."""
+    by_grade: dict[int, list[float]] = {}
+    for anchor in anchors:
+        by_grade.setdefault(scale.index(anchor.grade), []).append(anchor.score)
+    anchored_idx = sorted(by_grade)
+    if len(anchored_idx) < 2:
+        raise CalibrationError("anchors must cover at least two different grades")
+    raw = [float(np.mean(by_grade[k])) for k in anchored_idx]
+    fitted = isotonic_means(raw, [len(by_grade[k]) for k in anchored_idx])
+    step = (fitted[-1] - fitted[0]) / (anchored_idx[-1] - anchored_idx[0])
+    if step <= 0:
+        raise CalibrationError("anchor scores do not separate the grades on the scale")
+    means = [_grade_mean(k, anchored_idx, fitted, step) for k in range(len(scale.labels))]
+    boundaries = tuple((means[k] + means[k + 1]) / 2.0 for k in range(len(means) - 1))
+    return GradeCalibration(
+        scale=scale,
+        grade_means=tuple(means),
+        boundaries=boundaries,
+        anchored=tuple(k in by_grade for k in range(len(scale.labels))),
+    )
+
+
+def _grade_mean(k: int, anchored: list[int], fitted: list[float], step: float) -> float:
+    """Interpolate between anchored grades; extrapolate beyond them by the mean step."""
+    if k < anchored[0]:
+        return fitted[0] - (anchored[0] - k) * step
+    if k > anchored[-1]:
+        return fitted[-1] + (k - anchored[-1]) * step
+    return float(np.interp(k, anchored, fitted))
+
+
+def grade_probabilities(
+    calibration: GradeCalibration, scores: FloatArray, standard_errors: FloatArray
+) -> FloatArray:
+    """Matrix (essays x grades) of P(true score falls in each grade interval); rows sum to 1."""
+    scores = np.asarray(scores, dtype=np.float64)
+    se = np.asarray(standard_errors, dtype=np.float64)
+    edges = np.asarray(calibration.boundaries)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        z = (edges[None, :] - scores[:, None]) / se[:, None]
+    # A zero standard error puts all mass in the interval containing the score.
+    z = np.where(se[:, None] > 0, z, np.where(edges[None, :] >= scores[:, None], np.inf, -np.inf))
+    cdf = ndtr(z)
+    n = len(scores)
+    padded = np.hstack([np.zeros((n, 1)), cdf, np.ones((n, 1))])
+    probs: FloatArray = np.diff(padded, axis=1)
+    return np.clip(probs, 0.0, 1.0)
+
+
+def project_grades(
+    calibration: GradeCalibration, scores: FloatArray, standard_errors: FloatArray
+) -> list[GradeProjection]:
+    """One projection per essay, in input order."""
+    probs = grade_probabilities(calibration, scores, standard_errors)
+    labels = calibration.scale.labels
+    projections = []
+    for row in probs:
+        best = int(np.argmax(row))
+        projections.append(
+            GradeProjection(
+                grade=labels[best],
+                probability=float(row[best]),
+                probabilities={label: float(p) for label, p in zip(labels, row, strict=True)},
+            )
+        )
+    return projections
