@@ -53,7 +53,7 @@ format: install
 	$(VENV)/bin/ruff format .
 
 typecheck: install
-	$(VENV)/bin/mypy libs services $(wildcard benchmarks/*.py)
+	$(VENV)/bin/mypy libs services tools $(wildcard benchmarks/*.py)
 
 test: lint typecheck
 	$(PY) -m pytest

@@ -15,6 +15,9 @@ class ServiceSettings(BaseSettings):
     environment: str = "development"
     log_level: str = "INFO"
 
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/huleedu"
     database_pool_size: int = 10
 
@@ -31,8 +34,20 @@ class ServiceSettings(BaseSettings):
     # operator runs Apache Kafka and turns them on.
     kafka_enable_idempotence: bool = False
     kafka_request_timeout_ms: int = 30_000
+    kafka_linger_ms: int = Field(
+        default=1, description="Producer batching delay; every ms of it is publish latency."
+    )
+    kafka_partitions: int = Field(default=3, description="Partitions of topics a worker creates.")
     kafka_max_delivery_attempts: int = Field(
         default=5, description="Attempts before a consumed message goes to the dead-letter topic."
+    )
+
+    outbox_batch_size: int = 500
+    outbox_poll_interval_s: float = Field(
+        default=1.0, description="Fallback poll when no NOTIFY arrives."
+    )
+    outbox_max_attempts: int = Field(
+        default=10, description="Publish attempts before an outbox row is marked dead."
     )
 
     @property

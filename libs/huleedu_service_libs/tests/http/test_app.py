@@ -244,6 +244,14 @@ async def test_body_that_is_not_an_object_is_a_validation_error(app: Quart) -> N
     assert error_of(await response.get_json()).code is ErrorCode.VALIDATION_ERROR
 
 
+async def test_body_that_is_not_utf8_is_a_validation_error(app: Quart) -> None:
+    response = await app.test_client().post(
+        "/items", data=b'{"name": "\xff\xfe"}', headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert (await response.get_json())["code"] == "validation_error"
+
+
 async def test_http_error_keeps_its_status_code_and_details(app: Quart) -> None:
     response = await app.test_client().get("/items/1234")
     assert response.status_code == 404

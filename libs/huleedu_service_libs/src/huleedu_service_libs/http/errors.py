@@ -78,6 +78,7 @@ def register_error_handlers(app: Quart) -> None:
     app.register_error_handler(HttpError, _handle_http_error)
     app.register_error_handler(RequestSchemaValidationError, _handle_validation_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(UnicodeDecodeError, _handle_undecodable_body)
     app.register_error_handler(Exception, _handle_unexpected)
 
 
@@ -127,6 +128,11 @@ async def _handle_http_exception(error: HTTPException) -> Response | HTTPExcepti
         status, ErrorCode.INTERNAL_ERROR if status >= 500 else ErrorCode.VALIDATION_ERROR
     )
     return error_response(status, code, message, details)
+
+
+async def _handle_undecodable_body(_error: UnicodeDecodeError) -> Response:
+    """A body that is not valid UTF-8 is the client's mistake, not a server fault."""
+    return error_response(400, ErrorCode.VALIDATION_ERROR, "request body is not valid UTF-8")
 
 
 async def _handle_unexpected(error: Exception) -> Response:

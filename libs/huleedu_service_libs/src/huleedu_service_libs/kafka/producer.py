@@ -32,7 +32,7 @@ class KafkaPublisher:
             acks="all" if settings.kafka_acks == "all" else int(settings.kafka_acks),
             enable_idempotence=settings.kafka_enable_idempotence,
             request_timeout_ms=settings.kafka_request_timeout_ms,
-            linger_ms=5,
+            linger_ms=settings.kafka_linger_ms,
         )
 
     async def start(self) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from huleedu_service_libs.local_infra.launcher import Endpoints, InfraError, LocalInfra
 
 
-def _print_health(endpoints: Endpoints) -> None:
+def print_health(endpoints: Endpoints) -> None:
     print("Local infrastructure is healthy:")
     for name, address in (
         ("postgres", endpoints.postgres_url),
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     infra = LocalInfra(args.state_dir)
     try:
         if args.command == "up":
-            _print_health(infra.up())
+            print_health(infra.up())
         elif args.command == "down":
             stopped = infra.down()
             print("Stopped: " + (", ".join(stopped) if stopped else "nothing (none was ours)"))
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
             if endpoints is None:
                 print("Local infrastructure is not running (run `make run`).")
                 return 1
-            _print_health(endpoints)
+            print_health(endpoints)
         else:
             endpoints = infra.up()
             print(f"export DATABASE_URL='{endpoints.postgres_url}'")

@@ -1,0 +1,5 @@
+"""A client of HuleEdu's public gateway API, used the way a teacher's browser uses it."""
+
+from huleedu_client.client import ApiError, TeacherClient, UploadFile
+
+__all__ = ["ApiError", "TeacherClient", "UploadFile"]

@@ -1,0 +1,662 @@
+"""The one Kafka consumer loop every worker runs: at-least-once in, exactly-once effect.
+
+Per message: decode against the registry (undecodable → dead letter); claim the event in the
+Redis guard; open a UnitOfWork; write the inbox row; run the handler; commit; confirm the
+claim; only then commit the offset. Round trips are batched without changing that order:
+claims are made for a chunk of fetched messages at once, confirmations for a fetched batch
+at once, and offsets are committed per partition after the confirmations of the messages they
+cover (after each fetched batch, on revoke and on stop). A failed message is consumed again
+(seek back, partition paused for a backoff) and after `max_attempts` handler failures goes to
+the dead-letter topic, so it never blocks its partition forever and is never dropped silently
+(invariant 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import (
+    CommitFailedError,
+    ConsumerStoppedError,
+    IllegalStateError,
+    KafkaError,
+)
+from prometheus_client import Counter, Histogram
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from structlog.contextvars import bound_contextvars
+
+from common_core.errors import ErrorCode
+from common_core.events.envelope import EventEnvelope
+from common_core.events.registry import EventRegistry, UnknownEventTypeError
+from huleedu_service_libs.database import UnitOfWork
+from huleedu_service_libs.idempotency.guard import ClaimResult, ClaimState, IdempotencyGuard
+from huleedu_service_libs.idempotency.inbox import record_inbox
+from huleedu_service_libs.kafka.dead_letter import dead_letter_error, publish_dead_letter
+from huleedu_service_libs.kafka.producer import KafkaPublisher
+from huleedu_service_libs.kafka.topics import TopicNamer, ensure_topics
+from huleedu_service_libs.logging import bind_event_context, get_logger
+from huleedu_service_libs.outbox.writer import OutboxWriter
+from huleedu_service_libs.settings import ServiceSettings
+
+logger = get_logger(__name__)
+
+Handler = Callable[[EventEnvelope[Any], UnitOfWork], Awaitable[None]]
+
+HANDLED_TOTAL = Counter(
+    "huleedu_consumer_handled_total",
+    "Events whose handler ran and whose transaction committed.",
+    ["consumer", "event_type"],
+)
+DUPLICATES_SKIPPED_TOTAL = Counter(
+    "huleedu_consumer_duplicates_skipped_total",
+    "Redelivered events skipped, by the layer that recognised them (guard or inbox).",
+    ["consumer", "event_type", "layer"],
+)
+FAILURES_TOTAL = Counter(
+    "huleedu_consumer_failures_total",
+    "Handler attempts that raised; each is rolled back and retried or dead-lettered.",
+    ["consumer", "event_type"],
+)
+DEAD_LETTERED_TOTAL = Counter(
+    "huleedu_consumer_dead_lettered_total",
+    "Messages sent to the dead-letter topic, by error code.",
+    ["consumer", "event_type", "code"],
+)
+REDELIVERIES_TOTAL = Counter(
+    "huleedu_consumer_redeliveries_total",
+    "Messages left unacknowledged to be consumed again, by reason.",
+    ["consumer", "event_type", "reason"],
+)
+HANDLING_DURATION = Histogram(
+    "huleedu_consumer_handling_duration_seconds",
+    "Time from claim to committed transaction for handled events.",
+    ["consumer", "event_type"],
+)
+
+
+class Outcome(StrEnum):
+    """What became of one message; the first three let its offset be committed."""
+
+    HANDLED = "handled"
+    DUPLICATE = "duplicate"
+    DEAD_LETTERED = "dead_lettered"
+    RETRY = "retry"  # handler failed, attempt counted
+    BUSY = "busy"  # another consumer holds a live claim on the event
+    DEFERRED = "deferred"  # database or dead-letter topic unreachable; nothing counted
+
+
+FINISHED = frozenset({Outcome.HANDLED, Outcome.DUPLICATE, Outcome.DEAD_LETTERED})
+
+
+@dataclass
+class _Attempts:
+    partition: TopicPartition
+    offset: int
+    count: int
+    last_error: str
+
+
+@dataclass
+class _Prepared:
+    """A decoded message and its guard claim, made ahead for a chunk of a fetched batch."""
+
+    envelope: EventEnvelope[Any] | None = None
+    handler: Handler | None = None
+    error: tuple[ErrorCode, str] | None = None
+    claim: ClaimResult | None = None
+
+
+def _connection_failure(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OSError | TimeoutError | OperationalError | InterfaceError)
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, loop: ConsumerLoop) -> None:
+        self._loop = loop
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        await self._loop._on_revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        self._loop._on_assigned(set(assigned))
+
+
+class ConsumerLoop:
+    """Consumes the topics of the handled event types as consumer group `consumer_name`.
+
+    The caller owns `publisher` (started before `run`, stopped after). `run(stop)` returns
+    once `stop` is set: the message in hand is finished, handled offsets are committed and
+    the consumer leaves its group.
+    """
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        consumer_name: str,
+        registry: EventRegistry,
+        handlers: Mapping[str, Handler],
+        sessions: async_sessionmaker[AsyncSession],
+        outbox: OutboxWriter,
+        guard: IdempotencyGuard | None,
+        publisher: KafkaPublisher,
+        max_attempts: int | None = None,
+        retry_backoff_s: float = 0.2,
+        max_backoff_s: float = 5.0,
+        busy_backoff_s: float = 0.5,
+        poll_timeout_ms: int = 500,
+        max_records: int = 100,
+        claim_ahead: int = 20,
+        consumer_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not handlers:
+            raise ValueError("a consumer loop needs at least one handler")
+        self._settings = settings
+        self.name = consumer_name
+        self._registry = registry
+        self._handlers = dict(handlers)
+        self._sessions = sessions
+        self._outbox = outbox
+        self._guard = guard
+        self._publisher = publisher
+        self.max_attempts = max_attempts or settings.kafka_max_delivery_attempts
+        self._retry_backoff_s = retry_backoff_s
+        self._max_backoff_s = max_backoff_s
+        self._busy_backoff_s = busy_backoff_s
+        self._poll_timeout_ms = poll_timeout_ms
+        self._max_records = max_records
+        # Claims made per Redis round trip; small enough that a chunk is handled well within
+        # the processing TTL, so claims made ahead do not expire while they wait.
+        self._claim_ahead = max(1, claim_ahead)
+        self._consumer_options = dict(consumer_options or {})
+        self.topics = TopicNamer(settings.kafka_topic_prefix)
+        # Deployed topic → logical topic; unknown event types raise here, at wiring time.
+        self._logical_topics = {
+            self.topics.topic(registry.spec(t).topic): registry.spec(t).topic for t in handlers
+        }
+        self._consumer: AIOKafkaConsumer | None = None
+        self._lock = asyncio.Lock()  # held while one message is processed
+        self._generation = 0  # bumped on every revoke/assign: abandons a stale fetched batch
+        self._pending: dict[TopicPartition, int] = {}
+        self._paused_until: dict[TopicPartition, float] = {}
+        self._attempts: dict[UUID, _Attempts] = {}
+        self._unconfirmed: list[ClaimResult] = []
+        self._handled: dict[TopicPartition, int] = {}  # offsets waiting for confirmation
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    @property
+    def subscribed_topics(self) -> list[str]:
+        return sorted(self._logical_topics)
+
+    async def start(self) -> None:
+        if self._consumer is not None:
+            return
+        await ensure_topics(
+            self._settings.kafka_bootstrap_servers,
+            [self.topics.dead_letter(t) for t in self._logical_topics.values()],
+            partitions=self._settings.kafka_partitions,
+        )
+        options: dict[str, Any] = {
+            "bootstrap_servers": self._settings.kafka_bootstrap_servers,
+            "group_id": self.name,
+            "client_id": f"{self._settings.client_id}.{self.name}",
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            "max_poll_records": self._max_records,
+            **self._consumer_options,
+        }
+        consumer = AIOKafkaConsumer(**options)
+        consumer.subscribe(topics=self.subscribed_topics, listener=_CommitOnRevoke(self))
+        await consumer.start()
+        self._consumer = consumer
+
+    async def stop(self) -> None:
+        """Commit what was handled, then leave the group."""
+        consumer = self._consumer
+        if consumer is None:
+            return
+        try:
+            async with self._lock:
+                self._consumer = None
+                self._generation += 1
+                await self._confirm_handled()
+                await self._commit_pending(consumer)
+        finally:
+            # Outside the lock: leaving the group may run the revoke callback, which takes it.
+            await consumer.stop()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.start()
+        consumer: AIOKafkaConsumer = self._consumer
+        try:
+            while not stop.is_set() and self._consumer is not None:
+                self._resume_due(consumer)
+                try:
+                    batch = await consumer.getmany(
+                        timeout_ms=self._poll_timeout(), max_records=self._max_records
+                    )
+                except ConsumerStoppedError:
+                    break
+                except KafkaError as exc:
+                    logger.warning("kafka fetch failed, retrying", error=repr(exc))
+                    await self._sleep_unless(stop, 1.0)
+                    continue
+                if not batch:
+                    continue
+                await self._handle_batch(consumer, batch, stop)
+                async with self._lock:  # the revoke callback settles under the same lock
+                    if self._consumer is not consumer:
+                        break  # stopped meanwhile; `stop` settled everything
+                    await self._confirm_handled()
+                    await self._commit_pending(consumer)
+        finally:
+            await self.stop()
+
+    # --- one message --------------------------------------------------------------------
+
+    async def process(self, record: ConsumerRecord[bytes, bytes]) -> Outcome:
+        """One message through decode, guard, inbox, handler, commit and confirmation.
+
+        Does not touch offsets: the caller commits the offset for a FINISHED outcome and
+        consumes the message again otherwise.
+        """
+        outcome = await self._process(record)
+        await self._confirm_handled()
+        return outcome
+
+    async def _process(
+        self, record: ConsumerRecord[bytes, bytes], prepared: _Prepared | None = None
+    ) -> Outcome:
+        """`process` without the confirmation: the batch path confirms once per batch."""
+        if prepared is None:
+            [prepared] = await self._prepare([record])
+        logical_topic = self._logical_topics.get(record.topic, record.topic)
+        if prepared.error is not None:
+            code, message = prepared.error
+            return await self._dead_letter(
+                record, logical_topic, code, message, envelope=prepared.envelope
+            )
+        envelope, handler = prepared.envelope, prepared.handler
+        assert envelope is not None
+        assert handler is not None
+        with (
+            bind_event_context(envelope),
+            bound_contextvars(consumer=self.name, event_type=envelope.event_type),
+        ):
+            return await self._process_envelope(
+                record, logical_topic, envelope, handler, prepared.claim
+            )
+
+    async def _prepare(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[_Prepared]:
+        """Decode the messages and claim their events in one Redis round trip."""
+        prepared = [self._decode(record) for record in records]
+        claimable = [p for p in prepared if p.envelope is not None and p.error is None]
+        if self._guard is not None and claimable:
+            claims = await self._guard.claim_many(
+                self.name, [p.envelope.event_id for p in claimable if p.envelope is not None]
+            )
+            for item, claim in zip(claimable, claims, strict=True):
+                item.claim = claim
+        return prepared
+
+    def _decode(self, record: ConsumerRecord[bytes, bytes]) -> _Prepared:
+        try:
+            envelope = self._registry.decode(record.value or b"")
+        except UnknownEventTypeError as exc:
+            return _Prepared(error=(ErrorCode.UNKNOWN_EVENT_TYPE, f"unknown event type {exc}"))
+        except Exception as exc:
+            return _Prepared(error=(ErrorCode.MALFORMED_EVENT, f"{type(exc).__name__}: {exc}"))
+        handler = self._handlers.get(envelope.event_type)
+        if handler is None:
+            message = f"no handler for event type {envelope.event_type!r} in {self.name}"
+            return _Prepared(envelope, error=(ErrorCode.UNKNOWN_EVENT_TYPE, message))
+        return _Prepared(envelope, handler)
+
+    async def _process_envelope(
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        logical_topic: str,
+        envelope: EventEnvelope[Any],
+        handler: Handler,
+        claim: ClaimResult | None,
+    ) -> Outcome:
+        event_type = envelope.event_type
+        started = time.perf_counter()
+        if self._guard is not None and claim is not None:
+            if claim.state is ClaimState.ALREADY_COMPLETED:
+                self._attempts.pop(envelope.event_id, None)
+                DUPLICATES_SKIPPED_TOTAL.labels(self.name, event_type, "guard").inc()
+                logger.info("duplicate event skipped", layer="guard")
+                return Outcome.DUPLICATE
+            if claim.state is ClaimState.IN_PROGRESS and self._unconfirmed:
+                # Possibly our own handled-but-unconfirmed claim (a duplicate in this batch).
+                await self._confirm_handled()
+                claim = await self._guard.claim(self.name, envelope.event_id)
+                if claim.state is ClaimState.ALREADY_COMPLETED:
+                    self._attempts.pop(envelope.event_id, None)
+                    DUPLICATES_SKIPPED_TOTAL.labels(self.name, event_type, "guard").inc()
+                    logger.info("duplicate event skipped", layer="guard")
+                    return Outcome.DUPLICATE
+            if claim.state is ClaimState.IN_PROGRESS:
+                REDELIVERIES_TOTAL.labels(self.name, event_type, "in_progress").inc()
+                logger.info("event claimed by another consumer, consuming it again later")
+                return Outcome.BUSY
+
+        earlier = self._attempts.get(envelope.event_id)
+        if earlier is not None and earlier.count >= self.max_attempts:
+            # Its dead letter could not be published last time: publish, do not handle again.
+            await self._release(claim)
+            return await self._dead_letter(
+                record,
+                logical_topic,
+                ErrorCode.HANDLER_FAILED,
+                earlier.last_error,
+                envelope=envelope,
+                attempts=earlier.count,
+            )
+
+        stage = "inbox"
+        try:
+            async with UnitOfWork(self._sessions, self._outbox) as uow:
+                first_time = await record_inbox(uow.session, self.name, envelope.event_id)
+                if first_time:
+                    stage = "handler"
+                    await handler(envelope, uow)
+                    stage = "commit"
+                await uow.commit()
+        except asyncio.CancelledError:
+            await self._release(claim)  # shutting down: let another consumer claim it now
+            raise
+        except Exception as exc:
+            await self._release(claim)
+            if stage == "inbox" or (stage == "commit" and _connection_failure(exc)):
+                REDELIVERIES_TOTAL.labels(self.name, event_type, "database").inc()
+                logger.error("database unavailable, consuming the event again later", exc_info=exc)
+                return Outcome.DEFERRED
+            return await self._handler_failed(record, logical_topic, envelope, exc)
+
+        if claim is not None and claim.state is ClaimState.CLAIMED:
+            # Committed: confirmed before the offset commit (`_confirm_handled`).
+            self._unconfirmed.append(claim)
+        self._attempts.pop(envelope.event_id, None)
+        if not first_time:
+            DUPLICATES_SKIPPED_TOTAL.labels(self.name, event_type, "inbox").inc()
+            logger.info("duplicate event skipped", layer="inbox")
+            return Outcome.DUPLICATE
+        HANDLING_DURATION.labels(self.name, event_type).observe(time.perf_counter() - started)
+        HANDLED_TOTAL.labels(self.name, event_type).inc()
+        logger.debug("event handled")
+        return Outcome.HANDLED
+
+    async def _confirm_handled(self) -> None:
+        """Confirm the claims of committed events in one round trip, then release their offsets.
+
+        Offsets become committable only here, so the order per message is always: transaction
+        commit, guard confirmation, offset commit.
+        """
+        claims, self._unconfirmed = self._unconfirmed, []
+        handled, self._handled = self._handled, {}
+        if claims and self._guard is not None:
+            await self._guard.confirm_many(claims)
+        self._pending.update(handled)
+
+    async def _release(self, claim: ClaimResult | None) -> None:
+        if claim is not None and self._guard is not None:
+            await self._guard.release(claim)
+
+    async def _handler_failed(
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        logical_topic: str,
+        envelope: EventEnvelope[Any],
+        exc: Exception,
+    ) -> Outcome:
+        tp = TopicPartition(record.topic, record.partition)
+        error = f"{type(exc).__name__}: {exc}"
+        previous = self._attempts.get(envelope.event_id)
+        attempts = _Attempts(tp, record.offset, (previous.count if previous else 0) + 1, error)
+        self._attempts[envelope.event_id] = attempts
+        FAILURES_TOTAL.labels(self.name, envelope.event_type).inc()
+        logger.warning(
+            "handler failed, rolled back",
+            attempt=attempts.count,
+            max_attempts=self.max_attempts,
+            exc_info=exc,
+        )
+        if attempts.count < self.max_attempts:
+            REDELIVERIES_TOTAL.labels(self.name, envelope.event_type, "handler_failed").inc()
+            return Outcome.RETRY
+        return await self._dead_letter(
+            record,
+            logical_topic,
+            ErrorCode.HANDLER_FAILED,
+            error,
+            envelope=envelope,
+            attempts=attempts.count,
+        )
+
+    async def _dead_letter(
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        logical_topic: str,
+        code: ErrorCode,
+        message: str,
+        *,
+        envelope: EventEnvelope[Any] | None = None,
+        attempts: int = 1,
+    ) -> Outcome:
+        event_type = (
+            envelope.event_type if envelope is not None else self._header_event_type(record)
+        )
+        error = dead_letter_error(
+            code,
+            message,
+            service=self._settings.service_name,
+            consumer=self.name,
+            record=record,
+            attempts=attempts,
+            correlation_id=envelope.correlation_id if envelope is not None else None,
+            event_id=envelope.event_id if envelope is not None else None,
+            event_type=envelope.event_type if envelope is not None else None,
+        )
+        try:
+            await publish_dead_letter(self._publisher, self.topics, logical_topic, record, error)
+        except Exception as exc:
+            REDELIVERIES_TOTAL.labels(self.name, event_type, "dead_letter_unavailable").inc()
+            logger.error(
+                "dead-letter publish failed, consuming the message again later",
+                topic=record.topic,
+                offset=record.offset,
+                exc_info=exc,
+            )
+            return Outcome.DEFERRED
+        if envelope is not None:
+            self._attempts.pop(envelope.event_id, None)
+        DEAD_LETTERED_TOTAL.labels(self.name, event_type, code.value).inc()
+        logger.error(
+            "message dead-lettered",
+            code=code.value,
+            reason=message,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            attempts=attempts,
+        )
+        return Outcome.DEAD_LETTERED
+
+    def _header_event_type(self, record: ConsumerRecord[bytes, bytes]) -> str:
+        """A bounded metric label for a message that could not be decoded."""
+        for name, value in record.headers or ():
+            if name == "event_type" and value is not None:
+                text = value.decode(errors="replace")
+                return text if text in self._handlers else "unknown"
+        return "unknown"
+
+    # --- batches, offsets, rebalances ---------------------------------------------------
+
+    async def _handle_batch(
+        self,
+        consumer: AIOKafkaConsumer,
+        batch: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+        stop: asyncio.Event,
+    ) -> None:
+        generation = self._generation
+        for tp, records in batch.items():
+            for start in range(0, len(records), self._claim_ahead):
+                chunk = records[start : start + self._claim_ahead]
+                prepared = await self._prepare(chunk)
+                used = 0
+                try:
+                    used, finished = await self._handle_chunk(
+                        consumer, tp, chunk, prepared, generation, stop
+                    )
+                finally:
+                    # Claims made ahead for messages not processed now: free them at once.
+                    await self._release_unused(prepared[used:])
+                if not finished:
+                    if stop.is_set() or generation != self._generation:
+                        return
+                    break  # the rest of this partition's records come again after the seek
+
+    async def _handle_chunk(
+        self,
+        consumer: AIOKafkaConsumer,
+        tp: TopicPartition,
+        chunk: list[ConsumerRecord[bytes, bytes]],
+        prepared: list[_Prepared],
+        generation: int,
+        stop: asyncio.Event,
+    ) -> tuple[int, bool]:
+        """Process the chunk in order: (messages whose claim was used, all finished?)."""
+        for index, (record, item) in enumerate(zip(chunk, prepared, strict=True)):
+            if stop.is_set() or generation != self._generation:
+                return index, False
+            async with self._lock:
+                if generation != self._generation:
+                    return index, False
+                outcome = await self._process(record, item)
+                if outcome not in FINISHED:
+                    self._consume_again(consumer, tp, record, outcome)
+                    return index + 1, False
+                self._handled[tp] = record.offset + 1
+        return len(chunk), True
+
+    async def _release_unused(self, prepared: list[_Prepared]) -> None:
+        if self._guard is None:
+            return
+        claims = [p.claim for p in prepared if p.claim is not None]
+        if claims:
+            await self._guard.release_many(claims)
+
+    def _consume_again(
+        self,
+        consumer: AIOKafkaConsumer,
+        tp: TopicPartition,
+        record: ConsumerRecord[bytes, bytes],
+        outcome: Outcome,
+    ) -> None:
+        """Seek back to the message and pause its partition for a backoff."""
+        if outcome is Outcome.BUSY:
+            delay = self._busy_backoff_s
+        elif outcome is Outcome.DEFERRED:
+            delay = self._max_backoff_s
+        else:
+            attempts = next(
+                (
+                    a.count
+                    for a in self._attempts.values()
+                    if a.partition == tp and a.offset == record.offset
+                ),
+                1,
+            )
+            delay = min(self._retry_backoff_s * 2 ** (attempts - 1), self._max_backoff_s)
+        try:
+            consumer.seek(tp, record.offset)
+            consumer.pause(tp)
+        except IllegalStateError:
+            return  # revoked meanwhile: the new owner starts from the committed offset
+        self._paused_until[tp] = time.monotonic() + delay
+
+    def _resume_due(self, consumer: AIOKafkaConsumer) -> None:
+        now = time.monotonic()
+        assigned = consumer.assignment()
+        for tp, until in list(self._paused_until.items()):
+            if until <= now:
+                del self._paused_until[tp]
+                if tp in assigned:
+                    consumer.resume(tp)
+
+    def _poll_timeout(self) -> int:
+        if not self._paused_until:
+            return self._poll_timeout_ms
+        wait_ms = int((min(self._paused_until.values()) - time.monotonic()) * 1000)
+        return max(0, min(self._poll_timeout_ms, wait_ms))
+
+    async def _commit_pending(
+        self, consumer: AIOKafkaConsumer, only: set[TopicPartition] | None = None
+    ) -> None:
+        """Commit the offsets after the handled messages; a failure means redelivery."""
+        assigned = consumer.assignment()
+        offsets = {
+            tp: offset
+            for tp, offset in self._pending.items()
+            if tp in assigned and (only is None or tp in only)
+        }
+        self._pending = {
+            tp: offset
+            for tp, offset in self._pending.items()
+            if tp in assigned and tp not in offsets
+        }
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            logger.warning(
+                "offset commit failed after a rebalance; the messages will be redelivered",
+                error=repr(exc),
+            )
+        except KafkaError as exc:
+            logger.warning("offset commit failed, retrying with the next commit", error=repr(exc))
+            for tp, offset in offsets.items():
+                self._pending.setdefault(tp, offset)
+
+    async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        self._generation += 1
+        consumer = self._consumer
+        if consumer is None:
+            return
+        try:
+            async with self._lock:
+                await self._confirm_handled()
+                await self._commit_pending(consumer, only=revoked)
+        except Exception as exc:
+            logger.warning("commit on revoke failed", error=repr(exc))
+
+    def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._generation += 1
+        self._paused_until.clear()  # a new assignment starts unpaused
+        self._pending = {tp: o for tp, o in self._pending.items() if tp in assigned}
+        self._handled = {tp: o for tp, o in self._handled.items() if tp in assigned}
+        self._attempts = {e: a for e, a in self._attempts.items() if a.partition in assigned}
+        logger.info(
+            "partitions assigned", consumer=self.name, partitions=sorted(map(str, assigned))
+        )
+
+    @staticmethod
+    async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -1,0 +1,145 @@
+"""The public /v1 contract: request and response bodies the gateway documents and validates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from quart_schema.pydantic import File
+
+from common_core.errors import ErrorCode
+from common_core.events.base import MAX_BATCH_ESSAYS
+from common_core.status import BatchClientStatus, EssayStatus
+
+
+def _storable_text(value: str) -> str:
+    """Text the platform can store and forward: no NUL (Postgres text), no lone surrogates
+    (not encodable as UTF-8). Refused here as a 400 instead of failing further along."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+_Storable = AfterValidator(_storable_text)
+CourseCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32), _Storable
+]
+ReferenceId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128), _Storable
+]
+Title = Annotated[str, StringConstraints(max_length=255), _Storable]
+Instructions = Annotated[str, StringConstraints(max_length=20_000), _Storable]
+
+
+class RegisterBatchRequest(BaseModel):
+    expected_essay_count: int = Field(
+        strict=True, ge=1, le=MAX_BATCH_ESSAYS, description="How many essays will be uploaded."
+    )
+    course_code: CourseCode = Field(description="Course, e.g. `ENG5`; `SV*` means Swedish.")
+    title: Title | None = None
+    essay_instructions: Instructions | None = Field(
+        default=None, description="The assignment the students answered."
+    )
+    class_id: ReferenceId | None = None
+    assignment_id: ReferenceId | None = Field(
+        default=None,
+        description="Assignment whose anchor essays grade this batch; none means no grades.",
+    )
+
+
+class RegistrationAccepted(BaseModel):
+    batch_id: UUID
+    correlation_id: UUID
+    status: BatchClientStatus
+
+
+class UploadForm(BaseModel):
+    """The multipart form of `POST /v1/files/batch`: the batch and its files (`files`, repeated)."""
+
+    batch_id: UUID
+    files: list[File] = Field(min_length=1)
+
+
+class FileOutcome(BaseModel):
+    file_name: str
+    file_upload_id: UUID
+    status: Literal["accepted", "rejected"]
+    reason: ErrorCode | None = Field(default=None, description="Why the file was rejected.")
+    message: str | None = None
+
+
+class UploadAccepted(BaseModel):
+    batch_id: UUID
+    files: list[FileOutcome]
+
+
+class ListBatchesQuery(BaseModel):
+    limit: int = Field(default=20, ge=1, le=100)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+    status: BatchClientStatus | None = None
+
+
+class BatchSummary(BaseModel):
+    batch_id: UUID
+    title: str | None
+    course_code: str
+    class_id: str | None
+    status: BatchClientStatus
+    expected_essay_count: int
+    provisioned_count: int
+    failed_count: int
+    excess_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class BatchList(BaseModel):
+    items: list[BatchSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class EssayCounts(BaseModel):
+    expected: int = Field(description="Essays the teacher announced (slots).")
+    provisioned: int = Field(description="Slots filled with valid content.")
+    failed: int = Field(description="Slots closed by a file that failed validation.")
+    excess: int = Field(description="Valid files beyond the announced count.")
+
+
+class EssayFailure(BaseModel):
+    code: ErrorCode
+    message: str
+
+
+class EssayState(BaseModel):
+    essay_id: UUID
+    file_name: str | None
+    status: EssayStatus
+    failure: EssayFailure | None
+
+
+class ExcessFile(BaseModel):
+    """A file that arrived after every slot was taken: kept and shown, never dropped."""
+
+    file_upload_id: UUID
+    file_name: str
+    failure: EssayFailure | None = Field(
+        default=None, description="Why the surplus file failed validation, if it did."
+    )
+
+
+class BatchStatusView(BaseModel):
+    batch_id: UUID
+    status: BatchClientStatus
+    title: str | None
+    course_code: str
+    counts: EssayCounts
+    essays: list[EssayState] = Field(description="Every slot in slot order, with its file name.")
+    excess_files: list[ExcessFile]

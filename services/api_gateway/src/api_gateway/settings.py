@@ -1,0 +1,57 @@
+"""api_gateway settings: the token secret, per-teacher limits and the services it reads."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+
+from huleedu_service_libs.settings import ServiceSettings
+
+DEVELOPMENT_JWT_SECRET = "huleedu-development-only-secret-not-for-production"
+"""Lets a fresh checkout run without configuration; refused when `environment=production`."""
+
+MIN_JWT_SECRET_BYTES = 32
+"""RFC 7518 §3.2: an HS256 key must be at least as long as the hash output."""
+
+
+class GatewaySettings(ServiceSettings):
+    service_name: str = "api_gateway"
+
+    jwt_secret: SecretStr = SecretStr(DEVELOPMENT_JWT_SECRET)
+    jwt_algorithm: Literal["HS256"] = "HS256"
+    jwt_leeway_seconds: int = Field(
+        default=0, ge=0, le=300, description="Clock skew tolerated on `exp`, `nbf` and `iat`."
+    )
+
+    rate_limit_requests: int = Field(
+        default=120, ge=1, description="Requests one teacher may make per window."
+    )
+    rate_limit_uploads: int = Field(
+        default=30, ge=1, description="Upload requests one teacher may make per window."
+    )
+    rate_limit_window_ms: int = Field(default=60_000, ge=100, description="Sliding window length.")
+
+    batch_orchestrator_url: str = "http://127.0.0.1:8001"
+    essay_lifecycle_url: str = "http://127.0.0.1:8002"
+    file_service_url: str = "http://127.0.0.1:8003"
+    upstream_timeout_seconds: float = Field(default=10.0, gt=0)
+    upload_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="Forwarded uploads wait for extraction of every file."
+    )
+
+    max_json_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_upload_request_bytes: int = Field(
+        default=50 * 1024 * 1024,
+        ge=1024,
+        description="Largest multipart upload accepted (file_service enforces its own limits).",
+    )
+
+    @model_validator(mode="after")
+    def _secret_fit_for_environment(self) -> Self:
+        secret = self.jwt_secret.get_secret_value()
+        if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+            raise ValueError(f"jwt_secret must be at least {MIN_JWT_SECRET_BYTES} bytes")
+        if self.environment == "production" and secret == DEVELOPMENT_JWT_SECRET:
+            raise ValueError("set JWT_SECRET: the development secret is refused in production")
+        return self

@@ -1,0 +1,74 @@
+"""Fixtures for the gateway's tests: stand-in upstreams served over real HTTP, the gateway app
+on this run's Redis, and a fresh teacher per test."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from api_gateway.settings import GatewaySettings
+from quart.testing import QuartClient
+
+sys.path.insert(0, str(Path(__file__).parent))  # lets tests import the helpers next to them
+
+from gateway_harness import SECRET, gateway_client, serving  # type: ignore[import-not-found]
+from gateway_stand_ins import StandInPlatform  # type: ignore[import-not-found]
+
+
+@dataclass(frozen=True)
+class StandIns:
+    platform: StandInPlatform
+    batch_orchestrator: str
+    essay_lifecycle: str
+    file_service: str
+
+
+@pytest.fixture(scope="session")
+async def stand_ins() -> AsyncIterator[StandIns]:
+    """BOS, ELS and file_service stand-ins, served once per run (tests use distinct teachers)."""
+    platform = StandInPlatform()
+    async with (
+        serving(platform.batch_orchestrator()) as bos,
+        serving(platform.essay_lifecycle()) as els,
+        serving(platform.file_service()) as files,
+    ):
+        yield StandIns(platform, bos, els, files)
+
+
+@pytest.fixture
+def gateway_settings_factory(
+    settings_factory: Callable[..., Any], stand_ins: StandIns
+) -> Callable[..., GatewaySettings]:
+    """Gateway settings on this run's Redis, pointing at the stand-ins unless overridden."""
+
+    def make(**overrides: Any) -> GatewaySettings:
+        values: dict[str, Any] = {
+            "settings_class": GatewaySettings,
+            "jwt_secret": SECRET,
+            "batch_orchestrator_url": stand_ins.batch_orchestrator,
+            "essay_lifecycle_url": stand_ins.essay_lifecycle,
+            "file_service_url": stand_ins.file_service,
+        }
+        values.update(overrides)
+        settings: GatewaySettings = settings_factory("api_gateway", **values)
+        return settings
+
+    return make
+
+
+@pytest.fixture
+async def gateway(
+    gateway_settings_factory: Callable[..., GatewaySettings],
+) -> AsyncIterator[QuartClient]:
+    async with gateway_client(gateway_settings_factory()) as client:
+        yield client
+
+
+@pytest.fixture
+def teacher() -> str:
+    return f"teacher-{uuid.uuid4().hex[:12]}"

@@ -1,0 +1,1 @@
+"""batch_orchestrator (BOS): owns the batch lifecycle, from registration to pipeline completion."""

@@ -1,0 +1,1 @@
+"""Pure upload logic: format detection, text extraction and validation (no I/O)."""
