@@ -36,7 +36,7 @@ lock: $(PDM)
 	$(PDM) lock --group :all
 
 run: install
-	$(INFRA) up
+	$(PY) tools/run_platform.py
 
 stop: install
 	$(INFRA) down

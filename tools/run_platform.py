@@ -17,7 +17,7 @@ from pathlib import Path
 from api_gateway.auth import issue_token
 
 from huleedu_client import TeacherClient, UploadFile
-from huleedu_service_libs.local_infra import LocalInfra
+from huleedu_service_libs.local_infra import Endpoints, LocalInfra
 from huleedu_service_libs.local_infra.__main__ import print_health
 from huleedu_service_libs.local_infra.platform import Platform
 
@@ -57,9 +57,7 @@ def print_status(status: dict[str, object]) -> None:
         )
 
 
-async def main() -> int:
-    infra = LocalInfra(ROOT / ".local" / "infra").up()
-    print_health(infra)
+async def serve(infra: Endpoints) -> None:
     secret = secrets.token_hex(32)
     platform = Platform(
         infra,
@@ -86,8 +84,14 @@ async def main() -> int:
         await stop.wait()
     finally:
         platform.stop()
+
+
+def main() -> int:
+    infra = LocalInfra(ROOT / ".local" / "infra").up()
+    print_health(infra)
+    asyncio.run(serve(infra))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(main())

@@ -51,9 +51,22 @@ def configure_logging(
         logger_factory=structlog.PrintLoggerFactory(_CURRENT_STDOUT),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(
-        level=level.upper(), stream=_CURRENT_STDOUT, format="%(message)s", force=True
+    # Libraries log through the stdlib (hypercorn, aiokafka, httpx): render them the same way,
+    # so every line a process writes is one JSON object with the same context.
+    handler = logging.StreamHandler(_CURRENT_STDOUT)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
     )
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # One line per outgoing request is noise at INFO; failures still surface as warnings.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class _CurrentStdout:

@@ -190,6 +190,10 @@ async def run_worker(definition: ServiceDefinition, settings: ServiceSettings) -
                     key_prefix=f"{settings.redis_key_prefix}:idempotency",
                 ),
                 publisher=publisher,
+                consumer_options={
+                    "session_timeout_ms": settings.kafka_session_timeout_ms,
+                    "heartbeat_interval_ms": max(500, settings.kafka_session_timeout_ms // 5),
+                },
             )
             tasks.append(loop.run(stop))
         _log.info("worker_started", consuming=definition.handlers is not None)

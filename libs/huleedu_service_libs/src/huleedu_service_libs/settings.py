@@ -37,6 +37,9 @@ class ServiceSettings(BaseSettings):
     kafka_linger_ms: int = Field(
         default=1, description="Producer batching delay; every ms of it is publish latency."
     )
+    kafka_session_timeout_ms: int = Field(
+        default=10_000, description="How long a silent consumer keeps its partitions."
+    )
     kafka_partitions: int = Field(default=3, description="Partitions of topics a worker creates.")
     kafka_max_delivery_attempts: int = Field(
         default=5, description="Attempts before a consumed message goes to the dead-letter topic."

@@ -11,6 +11,7 @@ all start the platform this way.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import signal
 import subprocess
@@ -30,6 +31,7 @@ from huleedu_service_libs.local_infra.probes import asyncpg_dsn, free_port
 from huleedu_service_libs.testing.databases import create_database, database_url
 
 READY_TIMEOUT_S = 60.0
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,13 @@ def load_manifest(path: Path) -> list[ServiceSpec]:
         entry["calls"] = tuple(entry.get("calls", ()))
         specs.append(ServiceSpec(**entry))
     return specs
+
+
+def _terminate_with_parent() -> None:
+    """Linux: a service gets SIGTERM when the launcher dies, so none outlives it."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -199,6 +208,7 @@ class Platform:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            preexec_fn=_terminate_with_parent,
         )
         self._processes.append(_Process(spec.name, role, popen))
 

@@ -1,0 +1,1 @@
+"""One module per consumed event type; each runs inside the consumer loop's UnitOfWork."""

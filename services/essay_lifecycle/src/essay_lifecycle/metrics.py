@@ -1,0 +1,19 @@
+"""ELS intake metrics (exposed on `/metrics` by the HTTP app, counted by the worker)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+UPLOADS_PLACED_TOTAL = Counter(
+    "huleedu_els_uploads_placed_total",
+    "Uploads received by ELS, by kind and where they went (slot, pending, excess, duplicate).",
+    ["kind", "placement"],
+)
+SLOT_LOCK_RETRIES_TOTAL = Counter(
+    "huleedu_els_slot_lock_retries_total",
+    "Slot statements retried because every free slot was locked by another transaction.",
+)
+INTAKE_COMPLETED_TOTAL = Counter(
+    "huleedu_els_intake_completed_total",
+    "Batches whose intake completed (every slot filled or failed).",
+)
