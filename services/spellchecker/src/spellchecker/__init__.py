@@ -1,0 +1,1 @@
+"""spellchecker: corrects essays, stores corrected text, reports corrections."""
