@@ -49,6 +49,8 @@ from huleedu_service_libs.schema_drift import assert_no_drift
 from huleedu_service_libs.settings import ServiceSettings
 
 HandlersFactory = Callable[[AsyncContainer], Awaitable[Mapping[str, Handler]]]
+# A worker's periodic job (e.g. a stuck-work monitor): runs until the stop event is set.
+BackgroundTask = Callable[[AsyncContainer, asyncio.Event], Coroutine[Any, Any, None]]
 ReadinessFactory = Callable[[AsyncContainer, ServiceSettings], Awaitable[list[ReadinessCheck]]]
 
 _log = get_logger(__name__)
@@ -68,6 +70,7 @@ class ServiceDefinition:
     blueprints: Callable[[], Sequence[Blueprint]] | None = None
     handlers: HandlersFactory | None = None
     readiness: ReadinessFactory | None = None
+    background: Sequence[BackgroundTask] = ()
     configure_app: Callable[[Quart, ServiceSettings], None] | None = None
     registry: EventRegistry = field(default=REGISTRY)
 
@@ -196,6 +199,7 @@ async def run_worker(definition: ServiceDefinition, settings: ServiceSettings) -
                 },
             )
             tasks.append(loop.run(stop))
+        tasks.extend(task(container, stop) for task in definition.background)
         _log.info("worker_started", consuming=definition.handlers is not None)
         await asyncio.gather(*tasks)
     finally:
