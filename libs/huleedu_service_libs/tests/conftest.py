@@ -1,4 +1,4 @@
-"""Loads the consumer test harness (`tests/consumer/harness.py`) and its fixture."""
+"""The consumer test harness (`consumer/harness.py`) as a fixture for every suite here."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ _NAME = "huleedu_consumer_test_harness"
 
 
 def _load_harness() -> ModuleType:
-    # Both suites share one module object, loaded by path (tests are not a package).
+    # Loaded by path once (tests are not a package), so every suite shares one module.
     if _NAME in sys.modules:
         return sys.modules[_NAME]
-    path = Path(__file__).resolve().parents[1] / "consumer" / "harness.py"
+    path = Path(__file__).resolve().parent / "consumer" / "harness.py"
     spec = importlib.util.spec_from_file_location(_NAME, path)
     assert spec is not None
     assert spec.loader is not None
