@@ -60,5 +60,6 @@ async def test_no_documented_route_answers_with_a_server_error(
         "GET /v1/batches",
         "GET /v1/batches/{batch_id}/status",
         "POST /v1/batches/register",
+        "POST /v1/batches/{batch_id}/pipelines",
         "POST /v1/files/batch",
     ]

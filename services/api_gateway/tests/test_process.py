@@ -1,5 +1,6 @@
 """`python -m api_gateway migrate|http` as the platform launcher runs it: migrate has nothing to
-do, http serves the documented API and readiness (Redis), and SIGTERM stops it cleanly."""
+do, http serves the documented API and readiness (Redis and Kafka), and SIGTERM stops it
+cleanly."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ def _environment(infra: Any, redis_prefix: str, port: int) -> dict[str, str]:
         "HTTP_PORT": str(port),
         "REDIS_URL": infra.redis_url,
         "REDIS_KEY_PREFIX": f"{redis_prefix}:process",
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
         "ENVIRONMENT": "test",
     }
 
@@ -60,9 +62,18 @@ async def test_http_serves_readiness_and_openapi_and_stops_on_sigterm(
         async with httpx.AsyncClient(base_url=url, trust_env=False) as client:
             ready = await client.get("/healthz/ready")
             assert ready.status_code == 200
-            assert ready.json()["checks"] == {"redis": "ok"}
+            assert ready.json()["checks"] == {"redis": "ok", "kafka": "ok"}
             document = (await client.get("/openapi.json")).json()
             assert "bearerAuth" in document["components"]["securitySchemes"]
+            pipelines = document["paths"]["/v1/batches/{batch_id}/pipelines"]["post"]
+            assert set(pipelines["responses"]) >= {"202", "400", "401", "404", "409", "503"}
+            body = pipelines["requestBody"]["content"]["application/json"]["schema"]
+            assert body["title"] == "PipelineRequest"
+            accepted = pipelines["responses"]["202"]["content"]["application/json"]["schema"]
+            assert accepted["title"] == "PipelineAccepted"
+            assert set(accepted["required"]) == {"status", "batch_id", "correlation_id"}
+            phases = document["components"]["schemas"]["PhaseName"]["enum"]
+            assert sorted(phases) == ["cj_assessment", "spellcheck"]
             assert (await client.get("/v1/batches")).status_code == 401
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 15) == 0

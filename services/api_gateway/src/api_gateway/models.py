@@ -11,7 +11,7 @@ from quart_schema.pydantic import File
 
 from common_core.errors import ErrorCode
 from common_core.events.base import MAX_BATCH_ESSAYS
-from common_core.status import BatchClientStatus, EssayStatus
+from common_core.status import BatchClientStatus, EssayStatus, PhaseName
 
 
 def _storable_text(value: str) -> str:
@@ -143,3 +143,18 @@ class BatchStatusView(BaseModel):
     counts: EssayCounts
     essays: list[EssayState] = Field(description="Every slot in slot order, with its file name.")
     excess_files: list[ExcessFile]
+
+
+class PipelineRequest(BaseModel):
+    requested_pipeline: PhaseName = Field(
+        description="The last phase wanted; phases it depends on run first, completed ones are "
+        "skipped. `cj_assessment` runs spellcheck first unless the batch already has it."
+    )
+
+
+class PipelineAccepted(BaseModel):
+    """The request is on the bus; follow the batch's status to see it run."""
+
+    status: Literal["accepted"]
+    batch_id: UUID
+    correlation_id: UUID

@@ -1,4 +1,5 @@
-"""api_gateway as the runtime sees it: no database, Redis for rate limits, HTTP upstreams."""
+"""api_gateway as the runtime sees it: no database, Redis for rate limits, HTTP upstreams,
+Kafka for pipeline requests."""
 
 from __future__ import annotations
 
@@ -21,9 +22,11 @@ from api_gateway.clients import (
 from api_gateway.clients.upstream import answer_upstream_error
 from api_gateway.errors import HeaderedHttpError, answer_with_headers
 from api_gateway.openapi import document_gateway
+from api_gateway.pipeline_requests import PipelineRequestPublisher
 from api_gateway.rate_limit import RateLimiter
 from api_gateway.settings import GatewaySettings
-from huleedu_service_libs.http import ReadinessCheck, redis_check
+from huleedu_service_libs.http import ReadinessCheck, kafka_check, redis_check
+from huleedu_service_libs.kafka.producer import KafkaPublisher
 from huleedu_service_libs.runtime import ServiceDefinition, build_http_app
 from huleedu_service_libs.settings import ServiceSettings
 
@@ -82,14 +85,30 @@ class GatewayProvider(Provider):
     def rate_limiter(self, redis: aioredis.Redis, settings: GatewaySettings) -> RateLimiter:
         return RateLimiter(redis, key_prefix=settings.redis_key_prefix)
 
+    @provide(scope=Scope.APP)
+    def pipeline_requests(
+        self, container: AsyncContainer, settings: GatewaySettings
+    ) -> PipelineRequestPublisher:
+        """The shared publisher is resolved on first use, so a broker that is down at startup
+        costs only the pipeline route (503) and not the whole gateway."""
+        return PipelineRequestPublisher(
+            lambda: container.get(KafkaPublisher),
+            settings,
+            timeout_seconds=settings.pipeline_publish_timeout_seconds,
+        )
+
     @provide(scope=Scope.REQUEST)
     def teacher(self, request: Request, settings: GatewaySettings) -> AuthenticatedTeacher:
         return authenticate(request.headers.get("Authorization"), settings)
 
 
-async def _readiness(container: AsyncContainer, _settings: ServiceSettings) -> list[ReadinessCheck]:
-    """The gateway keeps no database; Redis (rate limits) is the one store it needs."""
-    return [redis_check(await container.get(aioredis.Redis))]
+async def _readiness(container: AsyncContainer, settings: ServiceSettings) -> list[ReadinessCheck]:
+    """The gateway keeps no database: Redis holds its rate limits, Kafka takes its pipeline
+    requests."""
+    return [
+        redis_check(await container.get(aioredis.Redis)),
+        kafka_check(settings.kafka_bootstrap_servers),
+    ]
 
 
 def _configure(app: Quart, settings: ServiceSettings) -> None:

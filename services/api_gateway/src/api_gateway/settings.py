@@ -40,6 +40,12 @@ class GatewaySettings(ServiceSettings):
         default=120.0, gt=0, description="Forwarded uploads wait for extraction of every file."
     )
 
+    pipeline_publish_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a pipeline request waits for the broker's ack before a 503.",
+    )
+
     max_json_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_upload_request_bytes: int = Field(
         default=50 * 1024 * 1024,

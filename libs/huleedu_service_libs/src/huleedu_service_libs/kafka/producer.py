@@ -36,7 +36,11 @@ class KafkaPublisher:
         )
 
     async def start(self) -> None:
-        await self._producer.start()
+        try:
+            await self._producer.start()
+        except BaseException:
+            await self._producer.stop()  # a failed start still holds a client and its sockets
+            raise
 
     async def stop(self) -> None:
         await self._producer.stop()

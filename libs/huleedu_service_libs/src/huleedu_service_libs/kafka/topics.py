@@ -32,8 +32,8 @@ async def ensure_topics(
     if not wanted:
         return
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
     try:
+        await admin.start()
         existing = set(await admin.list_topics())
         missing = [t for t in wanted if t not in existing]
         if missing:

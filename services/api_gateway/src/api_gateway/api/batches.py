@@ -1,4 +1,5 @@
-"""Batches: registration (through BOS), the teacher's list, and one batch's status."""
+"""Batches: registration (through BOS), the teacher's list, one batch's status, and pipeline
+requests (published to Kafka for BOS)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,41 @@ from uuid import UUID
 from quart import Blueprint
 from quart_schema import validate_querystring, validate_request, validate_response
 
-from api_gateway.api.guard import documents_errors, protect, request_limit, require_owner
+from api_gateway.api.guard import (
+    documents_errors,
+    owned_batch,
+    protect,
+    request_limit,
+    require_owner,
+)
 from api_gateway.auth import AuthenticatedTeacher
 from api_gateway.batch_status import batch_status_view
-from api_gateway.clients import BatchOrchestratorClient, EssayLifecycleClient
+from api_gateway.clients import BatchOrchestratorClient, BatchView, EssayLifecycleClient
 from api_gateway.models import (
     BatchList,
     BatchStatusView,
     BatchSummary,
     ListBatchesQuery,
+    PipelineAccepted,
+    PipelineRequest,
     RegisterBatchRequest,
     RegistrationAccepted,
 )
-from huleedu_service_libs.http import FromDishka
+from api_gateway.pipeline_requests import PipelineRequestPublisher
+from common_core.errors import ErrorCode
+from common_core.status import BatchStatus
+from huleedu_service_libs.http import FromDishka, HttpError
+
+PIPELINE_READY = frozenset(
+    {BatchStatus.READY, BatchStatus.COMPLETED_SUCCESSFULLY, BatchStatus.COMPLETED_WITH_FAILURES}
+)
+"""Statuses in which a batch may start a pipeline (BOS checks again when it consumes the
+request: this check spares the teacher a request that would only be dropped)."""
+
+_REFUSAL = {
+    BatchStatus.AWAITING_CONTENT: "batch is not ready: content is still arriving",
+    BatchStatus.PROCESSING: "a pipeline is already running",
+}
 
 
 def batches_blueprint() -> Blueprint:
@@ -97,4 +120,37 @@ def batches_blueprint() -> Blueprint:
             raise essays_read
         return batch_status_view(batch, essays_read)
 
+    @blueprint.post("/<uuid:batch_id>/pipelines")
+    @validate_request(PipelineRequest)
+    @validate_response(PipelineAccepted, 202)
+    @documents_errors(400, 404, 409, 413, 503)
+    async def request_pipeline(
+        batch_id: UUID,
+        data: PipelineRequest,
+        teacher: FromDishka[AuthenticatedTeacher],
+        batches: FromDishka[BatchOrchestratorClient],
+        pipelines: FromDishka[PipelineRequestPublisher],
+    ) -> tuple[PipelineAccepted, int]:
+        """Run a pipeline on a ready (or completed) batch; 202 once the request is queued."""
+        require_pipeline_ready(await owned_batch(batches, batch_id, teacher))
+        correlation_id = await pipelines.request(
+            batch_id, data.requested_pipeline, teacher.teacher_id
+        )
+        return PipelineAccepted(
+            status="accepted", batch_id=batch_id, correlation_id=correlation_id
+        ), 202
+
     return blueprint
+
+
+def require_pipeline_ready(batch: BatchView) -> None:
+    """409 `conflict` with the reason (and BOS's status) when the batch cannot start one now."""
+    if batch.status in PIPELINE_READY:
+        return
+    reason = _REFUSAL.get(batch.status, f"batch is {batch.status.value}: no pipeline can run")
+    raise HttpError(
+        409,
+        ErrorCode.CONFLICT,
+        reason,
+        {"batch_id": str(batch.batch_id), "status": batch.status.value},
+    )
