@@ -13,7 +13,17 @@ from essay_lifecycle.content_intake import IntakeConfig
 from essay_lifecycle.handlers.batch_essays_registered import handle_batch_essays_registered
 from essay_lifecycle.handlers.essay_content_provisioned import handle_essay_content_provisioned
 from essay_lifecycle.handlers.essay_validation_failed import handle_essay_validation_failed
+from essay_lifecycle.handlers.phase_commands import (
+    handle_batch_cj_assessment_initiate,
+    handle_batch_spellcheck_initiate,
+)
+from essay_lifecycle.handlers.phase_results import (
+    handle_cj_assessment_completed,
+    handle_cj_assessment_failed,
+    handle_spellcheck_result,
+)
 from essay_lifecycle.models import batches, essays, excess_content, pending_content
+from essay_lifecycle.phase_tracking import PhaseConfig
 from essay_lifecycle.service import DEFINITION, intake_config
 from essay_lifecycle.settings import EssayLifecycleSettings
 from pydantic import BaseModel
@@ -23,12 +33,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from common_core.errors import ErrorCode
 from common_core.events import REGISTRY
 from common_core.events.batch import BatchEssaysRegistered
+from common_core.events.cj import CJAssessmentCompleted, CJAssessmentFailed
 from common_core.events.envelope import EventEnvelope
 from common_core.events.essay import (
     EssayContentProvisioned,
     EssayValidationFailed,
     FileFormat,
 )
+from common_core.events.pipeline import (
+    BatchCJAssessmentInitiateCommand,
+    BatchSpellcheckInitiateCommand,
+)
+from common_core.events.spellcheck import SpellcheckResult
 from huleedu_service_libs.database import UnitOfWork, create_engine, create_session_factory
 from huleedu_service_libs.kafka.topics import TopicNamer
 from huleedu_service_libs.migrations import upgrade_to_head
@@ -39,6 +55,13 @@ HANDLERS: dict[type[BaseModel], Any] = {
     BatchEssaysRegistered: handle_batch_essays_registered,
     EssayContentProvisioned: handle_essay_content_provisioned,
     EssayValidationFailed: handle_essay_validation_failed,
+}
+PHASE_HANDLERS: dict[type[BaseModel], Any] = {
+    BatchSpellcheckInitiateCommand: handle_batch_spellcheck_initiate,
+    SpellcheckResult: handle_spellcheck_result,
+    BatchCJAssessmentInitiateCommand: handle_batch_cj_assessment_initiate,
+    CJAssessmentCompleted: handle_cj_assessment_completed,
+    CJAssessmentFailed: handle_cj_assessment_failed,
 }
 
 ESSAY_TEXT = "A student's essay about the sea, long enough to pass every validation rule."
@@ -121,6 +144,7 @@ class Els:
             REGISTRY, TopicNamer(settings.kafka_topic_prefix), settings.service_name
         )
         self.config = intake_config(settings)
+        self.phase_config = PhaseConfig(service_name=settings.service_name)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.outbox)
@@ -129,6 +153,10 @@ class Els:
         self, envelope: EventEnvelope[Any], uow: UnitOfWork, config: IntakeConfig | None = None
     ) -> None:
         """The event's handler inside the caller's UnitOfWork (not committed)."""
+        phase_handler = PHASE_HANDLERS.get(type(envelope.data))
+        if phase_handler is not None:
+            await phase_handler(envelope, uow, self.phase_config)
+            return
         await HANDLERS[type(envelope.data)](envelope, uow, config or self.config)
 
     async def handle(

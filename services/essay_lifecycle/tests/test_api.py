@@ -61,6 +61,7 @@ async def test_batch_essays_read_shows_slots_failures_surplus_and_pending(els) -
             "file_upload_id": str(early.data.file_upload_id),
             "text_id": early.data.text_id,
             "failure": None,
+            "phases": [],
         },
         {
             "essay_id": str(registration.data.essay_ids[1]),
@@ -69,6 +70,7 @@ async def test_batch_essays_read_shows_slots_failures_surplus_and_pending(els) -
             "file_upload_id": body["essays"][1]["file_upload_id"],
             "text_id": None,
             "failure": {"code": "encrypted_file", "message": "locked"},
+            "phases": [],
         },
     ]
     assert body["excess"] == [

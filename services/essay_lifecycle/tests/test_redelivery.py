@@ -15,13 +15,17 @@ from typing import Any
 
 import pytest
 from aiokafka import ConsumerRecord
-from essay_lifecycle.service import intake_handlers
+from essay_lifecycle.models import batch_phases, phase_essays
+from essay_lifecycle.service import consumed_handlers
 from sqlalchemy import select
 
-from common_core.errors import ErrorCode
+from common_core.errors import ErrorCode, ErrorDetail
 from common_core.events import REGISTRY
+from common_core.events.base import EssayTextRef
 from common_core.events.envelope import EventEnvelope
+from common_core.events.pipeline import BatchSpellcheckInitiateCommand
 from common_core.events.registry import encode
+from common_core.events.spellcheck import SpellcheckResult
 from huleedu_service_libs.idempotency import IdempotencyGuard
 from huleedu_service_libs.kafka.consumer import ConsumerLoop, Outcome
 from huleedu_service_libs.kafka.headers import kafka_headers
@@ -71,7 +75,7 @@ async def deliver(els, redis_client, deliveries, *, guard: bool) -> Counter[Outc
         els.settings,
         consumer_name=f"essay_lifecycle-{uuid.uuid4().hex[:8]}",
         registry=REGISTRY,
-        handlers=intake_handlers(els.config),
+        handlers=consumed_handlers(els.settings),
         sessions=els.sessions,
         outbox=els.outbox,
         guard=(
@@ -158,3 +162,76 @@ async def test_three_deliveries_leave_the_same_state_and_events_as_one(
     registered_batch = str(events[3].data.batch_id)
     assert len(expected[registered_batch]["excess"]) == 2
     assert len(expected[str(events[2].data.batch_id)]["pending"]) == 1
+
+
+def phase_scenario(els) -> list[EventEnvelope[Any]]:
+    """A ready batch of three, its spellcheck command, two corrections and one failure."""
+    registration = els.registered(slots=3)
+    batch_id = registration.data.batch_id
+    uploads = [els.content(batch_id, text=f"Essay {i} about the sea.") for i in range(3)]
+    refs = [
+        EssayTextRef(essay_id=essay_id, text_id=upload.data.text_id)
+        for essay_id, upload in zip(registration.data.essay_ids, uploads, strict=True)
+    ]
+    results = [
+        SpellcheckResult(
+            batch_id=batch_id,
+            essay_id=ref.essay_id,
+            original_text_id=ref.text_id,
+            corrected_text_id=ref.text_id[::-1],
+        )
+        for ref in refs[:2]
+    ]
+    results.append(
+        SpellcheckResult(
+            batch_id=batch_id,
+            essay_id=refs[2].essay_id,
+            original_text_id=refs[2].text_id,
+            error=ErrorDetail(
+                code=ErrorCode.CONTENT_UNAVAILABLE, message="gone", service="spellchecker"
+            ),
+        )
+    )
+    command = BatchSpellcheckInitiateCommand(batch_id=batch_id, essays=refs, language="en")
+    return [
+        registration,
+        *uploads,
+        REGISTRY.envelope(command, source_service="batch_orchestrator"),
+        *(REGISTRY.envelope(result, source_service="spellchecker") for result in results),
+    ]
+
+
+@pytest.mark.parametrize("guard", [True, False], ids=["guard", "inbox-only"])
+async def test_phase_events_delivered_three_times_through_the_loop_act_once(
+    els_factory, redis_client, guard: bool
+) -> None:
+    once = await els_factory()
+    thrice = await els_factory()
+    events = phase_scenario(once)
+    batch_id = events[0].data.batch_id
+
+    single = await deliver(once, redis_client, events, guard=guard)
+    triple = await deliver(thrice, redis_client, events * 3, guard=guard)
+
+    assert single == {Outcome.HANDLED: len(events)}
+    assert triple == {Outcome.HANDLED: len(events), Outcome.DUPLICATE: 2 * len(events)}
+    expected = await final_state(once, {batch_id})
+    expected["phase_essays"] = await _phase_rows(once)
+    assert [e["event_type"] for e in expected["outbox"]].count("pipeline.phase.outcome") == 1
+    assert len(expected["phase_essays"]) == 3
+    actual = await final_state(thrice, {batch_id})
+    actual["phase_essays"] = await _phase_rows(thrice)
+    assert actual == expected
+
+
+async def _phase_rows(els) -> list[dict[str, Any]]:
+    rows = await els.rows(
+        select(phase_essays, batch_phases.c.outcome_emitted_at)
+        .join(batch_phases, batch_phases.c.batch_id == phase_essays.c.batch_id)
+        .order_by(phase_essays.c.position)
+    )
+    return [
+        {k: v for k, v in row.items() if k not in ("updated_at", "outcome_emitted_at")}
+        | {"outcome_emitted": row["outcome_emitted_at"] is not None}
+        for row in rows
+    ]

@@ -1,8 +1,8 @@
-"""HTTP API: `GET /v1/batches/{batch_id}/essays`, the intake state of one batch.
+"""HTTP API: `GET /v1/batches/{batch_id}/essays`, the intake and phase state of one batch.
 
-Read by the gateway for the teacher's status view: slots in order with each essay's state
-and file name, failures with their reason, surplus uploads, and uploads still waiting for
-the batch's registration.
+Read by the gateway for the teacher's status view: slots in order with each essay's state,
+file name and phases (status and failure per phase), failures with their reason, surplus
+uploads, and uploads still waiting for the batch's registration.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from quart import Blueprint
 from quart_schema import validate_response
 
 from common_core.errors import ErrorCode
-from common_core.status import EssayStatus
+from common_core.status import EssayStatus, PhaseName
+from essay_lifecycle.phase_repository import PhaseEssay, PhaseRepository
 from essay_lifecycle.repository import EssayRepository
 from huleedu_service_libs.database import UnitOfWork
 from huleedu_service_libs.http import FromDishka, HttpError
@@ -26,6 +27,13 @@ class FailureView(BaseModel):
     message: str
 
 
+class EssayPhaseView(BaseModel):
+    phase: PhaseName
+    status: EssayStatus = Field(description="The essay's latest status in this phase.")
+    text_id: str | None = Field(description="The text the phase produced, once it succeeded.")
+    failure: FailureView | None = Field(description="Why the essay failed the phase, if it did.")
+
+
 class EssayView(BaseModel):
     essay_id: UUID
     status: EssayStatus
@@ -33,6 +41,9 @@ class EssayView(BaseModel):
     file_upload_id: UUID | None
     text_id: str | None
     failure: FailureView | None
+    phases: list[EssayPhaseView] = Field(
+        default_factory=list, description="The phases the essay entered, in the order they ran."
+    )
 
 
 class ExcessView(BaseModel):
@@ -58,6 +69,19 @@ def _failure(code: str | None, message: str | None) -> FailureView | None:
     return FailureView(code=ErrorCode(code), message=message or "")
 
 
+def _phase_view(essay: PhaseEssay) -> EssayPhaseView:
+    return EssayPhaseView(
+        phase=essay.phase,
+        status=essay.status,
+        text_id=essay.new_text_id,
+        failure=(
+            None
+            if essay.error is None
+            else FailureView(code=essay.error.code, message=essay.error.message)
+        ),
+    )
+
+
 def essays_blueprint() -> Blueprint:
     blueprint = Blueprint("essays", __name__, url_prefix="/v1/batches")
 
@@ -75,6 +99,10 @@ def essays_blueprint() -> Blueprint:
             slots = await repository.essays_of(batch_uuid) if batch is not None else []
             excess = await repository.excess_of(batch_uuid)
             pending = await repository.pending_count(batch_uuid)
+            phase_records = await PhaseRepository(uow.session).phases_of_batch(batch_uuid)
+        phases: dict[UUID, list[EssayPhaseView]] = {}
+        for record in phase_records:
+            phases.setdefault(record.essay_id, []).append(_phase_view(record))
         if batch is None and not excess and pending == 0:
             raise HttpError(404, ErrorCode.NOT_FOUND, "no such batch")
         return BatchEssaysResponse(
@@ -90,6 +118,7 @@ def essays_blueprint() -> Blueprint:
                     file_upload_id=slot.file_upload_id,
                     text_id=slot.text_id,
                     failure=_failure(slot.failure_code, slot.failure_message),
+                    phases=phases.get(slot.essay_id, []),
                 )
                 for slot in slots
             ],

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
@@ -21,9 +22,9 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from common_core.status import EssayStatus
+from common_core.status import EssayStatus, PhaseName
 from essay_lifecycle.domain.intake import UploadKind
 from huleedu_service_libs.database import enum_type
 from huleedu_service_libs.idempotency.inbox import include_inbox
@@ -33,6 +34,7 @@ metadata = MetaData()
 
 essay_status = enum_type(EssayStatus, "essay_status")
 upload_kind = enum_type(UploadKind, "upload_kind")
+phase_name = enum_type(PhaseName, "phase_name")
 
 batches = Table(
     "batches",
@@ -107,6 +109,47 @@ excess_content = Table(
     Column("arrival", BigInteger, Identity(always=False), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_excess_content_batch_arrival", "batch_id", "arrival"),
+)
+
+batch_phases = Table(
+    "batch_phases",
+    metadata,
+    Column(
+        "batch_id",
+        UUID(as_uuid=True),
+        ForeignKey("batches.batch_id", name="batch_phases_batch_id_fkey"),
+        primary_key=True,
+    ),
+    Column("phase", phase_name, primary_key=True),
+    # The command's correlation id: the phase's outcome carries it, whichever result ends it.
+    Column("correlation_id", UUID(as_uuid=True), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Set in the transaction that emits ELSBatchPhaseOutcome: its presence means "emitted".
+    Column("outcome_emitted_at", DateTime(timezone=True), nullable=True),
+)
+
+phase_essays = Table(
+    "phase_essays",
+    metadata,
+    Column("batch_id", UUID(as_uuid=True), primary_key=True),
+    Column("phase", phase_name, primary_key=True),
+    # No foreign key to `essays`: an essay ELS does not know still enters (and fails) the phase.
+    Column("essay_id", UUID(as_uuid=True), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("status", essay_status, nullable=False),
+    Column("input_text_id", Text, nullable=False),
+    Column("new_text_id", Text, nullable=True),
+    Column("failure_code", Text, nullable=True),
+    Column("failure_message", Text, nullable=True),
+    # The full ErrorDetail as reported, so the outcome repeats it exactly.
+    Column("error", JSONB, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    ForeignKeyConstraint(
+        ["batch_id", "phase"],
+        ["batch_phases.batch_id", "batch_phases.phase"],
+        name="phase_essays_batch_phase_fkey",
+    ),
+    Index("ix_phase_essays_essay_id", "essay_id"),
 )
 
 include_outbox(metadata)
