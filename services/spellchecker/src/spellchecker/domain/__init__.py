@@ -1,0 +1,1 @@
+"""Pure spellchecking: tokens, corrections and corrected text, no I/O beyond the dictionary."""
