@@ -405,8 +405,15 @@ async def test_batch_essays_read_shows_each_essays_phases(els) -> None:
             "status": "spellchecked",
             "text_id": corrected(refs[0]),
             "failure": None,
+            "details": {"error_counts": {}, "total_corrections": 0},
         },
-        {"phase": "cj_assessment", "status": "cj_requested", "text_id": None, "failure": None},
+        {
+            "phase": "cj_assessment",
+            "status": "cj_requested",
+            "text_id": None,
+            "failure": None,
+            "details": None,
+        },
     ]
     assert second["status"] == "spellcheck_failed"
     assert second["failure"] is None  # intake failure only; the phase failure is per phase
@@ -419,5 +426,6 @@ async def test_batch_essays_read_shows_each_essays_phases(els) -> None:
                 "code": "content_unavailable",
                 "message": "content_service has no such text",
             },
+            "details": None,
         }
     ]

@@ -12,6 +12,7 @@ from api_gateway.models import (
     BatchStatusView,
     EssayCounts,
     EssayFailure,
+    EssayPhase,
     EssayState,
     ExcessFile,
 )
@@ -36,6 +37,16 @@ def batch_status_view(batch: BatchView, essays: BatchEssays | None) -> BatchStat
                 file_name=essay.original_file_name,
                 status=essay.status,
                 failure=_failure(essay.failure),
+                phases=[
+                    EssayPhase(
+                        phase=phase.phase,
+                        status=phase.status,
+                        text_id=phase.text_id,
+                        failure=_failure(phase.failure),
+                        details=phase.details,
+                    )
+                    for phase in essay.phases
+                ],
             )
             for essay in essays.essays
         ]

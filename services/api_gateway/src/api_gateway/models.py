@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
@@ -118,11 +118,26 @@ class EssayFailure(BaseModel):
     message: str
 
 
+class EssayPhase(BaseModel):
+    phase: PhaseName
+    status: EssayStatus = Field(description="The essay's status in this phase.")
+    text_id: str | None = Field(
+        default=None, description="Text the phase produced (spellcheck: the corrected text)."
+    )
+    failure: EssayFailure | None = Field(default=None, description="Why the phase failed it.")
+    details: dict[str, Any] | None = Field(
+        default=None, description="What the phase reported (spellcheck: error counts)."
+    )
+
+
 class EssayState(BaseModel):
     essay_id: UUID
     file_name: str | None
     status: EssayStatus
     failure: EssayFailure | None
+    phases: list[EssayPhase] = Field(
+        default_factory=list, description="The phases the essay went through, in order."
+    )
 
 
 class ExcessFile(BaseModel):

@@ -8,6 +8,7 @@ uploads, and uploads still waiting for the batch's registration.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -32,6 +33,9 @@ class EssayPhaseView(BaseModel):
     status: EssayStatus = Field(description="The essay's latest status in this phase.")
     text_id: str | None = Field(description="The text the phase produced, once it succeeded.")
     failure: FailureView | None = Field(description="Why the essay failed the phase, if it did.")
+    details: dict[str, Any] | None = Field(
+        default=None, description="What the phase reported (spellcheck: error counts)."
+    )
 
 
 class EssayView(BaseModel):
@@ -79,6 +83,7 @@ def _phase_view(essay: PhaseEssay) -> EssayPhaseView:
             if essay.error is None
             else FailureView(code=essay.error.code, message=essay.error.message)
         ),
+        details=essay.details,
     )
 
 

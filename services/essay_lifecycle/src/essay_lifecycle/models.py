@@ -143,6 +143,8 @@ phase_essays = Table(
     Column("failure_message", Text, nullable=True),
     # The full ErrorDetail as reported, so the outcome repeats it exactly.
     Column("error", JSONB, nullable=True),
+    # What the phase reported about a succeeded essay (spellcheck: error counts by category).
+    Column("details", JSONB, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     ForeignKeyConstraint(
         ["batch_id", "phase"],

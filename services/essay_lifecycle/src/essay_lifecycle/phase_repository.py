@@ -41,6 +41,7 @@ class PhaseEssay:
     new_text_id: str | None
     error: ErrorDetail | None
     started_at: datetime
+    details: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ class PhaseRepository:
         status: EssayStatus,
         new_text_id: str | None,
         error: ErrorDetail | None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         """Record the essay's end in the phase; its slot follows (with its new text, if any)."""
         await self._session.execute(
@@ -158,6 +160,7 @@ class PhaseRepository:
             .values(
                 status=status,
                 new_text_id=new_text_id,
+                details=details,
                 updated_at=func.now(),
                 **_failure_columns(error),
             )
@@ -190,6 +193,7 @@ class PhaseRepository:
                 phase_essays.c.input_text_id,
                 phase_essays.c.new_text_id,
                 phase_essays.c.error,
+                phase_essays.c.details,
                 batch_phases.c.started_at,
             )
             .join(
@@ -212,6 +216,7 @@ class PhaseRepository:
                 new_text_id=row["new_text_id"],
                 error=None if row["error"] is None else ErrorDetail.model_validate(row["error"]),
                 started_at=row["started_at"],
+                details=row["details"],
             )
             for row in rows
         ]

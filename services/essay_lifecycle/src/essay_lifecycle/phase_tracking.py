@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from common_core.errors import ErrorCode, ErrorDetail
@@ -130,6 +131,7 @@ class PhaseTracking:
         *,
         new_text_id: str | None = None,
         error: ErrorDetail | None = None,
+        details: dict[str, Any] | None = None,
     ) -> ResultHandling:
         """One essay's result: applied if the essay waits for it in this phase, else ignored."""
         if (new_text_id is None) == (error is None):
@@ -150,6 +152,7 @@ class PhaseTracking:
             status=new_status,
             new_text_id=new_text_id,
             error=error,
+            details=details,
         )
         return self._counted(phase, batch_id, essay_id, ResultHandling.APPLIED)
 

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel
 
 from api_gateway.clients.upstream import UpstreamClient
 from common_core.errors import ErrorCode
-from common_core.status import EssayStatus
+from common_core.status import EssayStatus, PhaseName
 
 
 class EssayFailureView(BaseModel):
     code: ErrorCode
     message: str
+
+
+class EssayPhaseView(BaseModel):
+    phase: PhaseName
+    status: EssayStatus
+    text_id: str | None = None
+    failure: EssayFailureView | None = None
+    details: dict[str, Any] | None = None
 
 
 class EssayView(BaseModel):
@@ -23,6 +32,7 @@ class EssayView(BaseModel):
     file_upload_id: UUID | None = None
     text_id: str | None = None
     failure: EssayFailureView | None = None
+    phases: list[EssayPhaseView] = []
 
 
 class ExcessView(BaseModel):

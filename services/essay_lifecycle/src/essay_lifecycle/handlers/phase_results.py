@@ -33,6 +33,14 @@ async def handle_spellcheck_result(
         result.essay_id,
         new_text_id=result.corrected_text_id,
         error=result.error,
+        details=(
+            None
+            if result.error is not None
+            else {
+                "error_counts": {str(k): v for k, v in result.error_counts.items()},
+                "total_corrections": len(result.corrections),
+            }
+        ),
     )
     if handling is ResultHandling.APPLIED:
         await tracking.complete_if_done(result.batch_id, PhaseName.SPELLCHECK)

@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("failure_code", sa.Text(), nullable=True),
         sa.Column("failure_message", sa.Text(), nullable=True),
         sa.Column("error", postgresql.JSONB(), nullable=True),
+        sa.Column("details", postgresql.JSONB(), nullable=True),
         sa.Column(
             "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
         ),
