@@ -8,12 +8,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
 from batch_orchestrator.handlers import event_handlers
-from batch_orchestrator.models import batch_essays, batches, excess_uploads
+from batch_orchestrator.models import (
+    batch_essays,
+    batches,
+    excess_uploads,
+    pipeline_phases,
+    pipeline_runs,
+)
 from batch_orchestrator.repository import BatchRecord, BatchRepository, NewBatch
 from batch_orchestrator.service import DEFINITION
 from batch_orchestrator.settings import BatchOrchestratorSettings
@@ -52,6 +59,10 @@ class Bos:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     writer: OutboxWriter
+
+    @property
+    def phase_timeout(self) -> timedelta:
+        return timedelta(seconds=self.settings.phase_timeout_s)
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.writer)
@@ -96,7 +107,7 @@ class Bos:
         No inbox: this is the handler's own idempotency, what remains when every other layer
         has let a duplicate through.
         """
-        handler = event_handlers()[envelope.event_type]
+        handler = event_handlers(self.phase_timeout)[envelope.event_type]
         for _ in range(times):
             async with self.unit_of_work() as uow:
                 await handler(envelope, uow)
@@ -111,8 +122,12 @@ class Bos:
                     batch_essays.c.batch_id, batch_essays.c.slot_index
                 ),
                 "excess_uploads": select(excess_uploads).order_by(excess_uploads.c.file_upload_id),
+                "pipeline_runs": select(pipeline_runs).order_by(pipeline_runs.c.run_id),
+                "pipeline_phases": select(pipeline_phases).order_by(
+                    pipeline_phases.c.run_id, pipeline_phases.c.position
+                ),
                 "event_outbox": select(
-                    outbox_table.c.event_type, outbox_table.c.aggregate_key
+                    outbox_table.c.event_type, outbox_table.c.aggregate_key, outbox_table.c.payload
                 ).order_by(outbox_table.c.id),
             }
             return {

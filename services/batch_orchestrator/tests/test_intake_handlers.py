@@ -252,6 +252,8 @@ async def test_an_event_for_an_unregistered_batch_raises_to_be_dead_lettered(
         "batches": [],
         "batch_essays": [],
         "excess_uploads": [],
+        "pipeline_runs": [],
+        "pipeline_phases": [],
         "event_outbox": [],
     }
 

@@ -5,7 +5,7 @@ Only the gateway calls these; it has authenticated the teacher and passes `user_
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 from typing import Annotated
@@ -14,15 +14,24 @@ from uuid import UUID, uuid4
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 from quart import Blueprint
 from quart_schema import validate_querystring, validate_request, validate_response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from batch_orchestrator.domain.language import language_for_course
+from batch_orchestrator.domain.pipeline_run import PhaseState
 from batch_orchestrator.metrics import BATCHES_REGISTERED
+from batch_orchestrator.pipeline_repository import PipelineRepository, RunRecord
 from batch_orchestrator.repository import BatchRecord, BatchRepository, NewBatch
 from common_core.errors import ErrorCode
 from common_core.events.base import MAX_BATCH_ESSAYS
 from common_core.events.batch import BatchEssaysRegistered
 from common_core.events.envelope import EventMetadata
-from common_core.status import CLIENT_STATUS_FOR, BatchClientStatus, BatchStatus
+from common_core.status import (
+    CLIENT_STATUS_FOR,
+    BatchClientStatus,
+    BatchStatus,
+    PhaseName,
+    PhaseStatus,
+)
 from huleedu_service_libs.database import UnitOfWork
 from huleedu_service_libs.http import FromDishka, HttpError, current_correlation_id
 from huleedu_service_libs.logging import get_logger, traceparent_for_current_context
@@ -85,6 +94,51 @@ class RegisterBatchResponse(BaseModel):
     status: BatchClientStatus
 
 
+class PhaseView(BaseModel):
+    phase: PhaseName
+    status: PhaseStatus
+    succeeded_count: int
+    failed_count: int
+    failure_reason: str | None
+
+
+class PipelineView(BaseModel):
+    """The batch's most recent pipeline run."""
+
+    run_id: UUID
+    requested_pipeline: PhaseName
+    status: BatchStatus
+    phases: list[PhaseView]
+
+    @classmethod
+    def of(cls, run: RunRecord, phases: Sequence[PhaseState]) -> PipelineView:
+        return cls(
+            run_id=run.run_id,
+            requested_pipeline=run.requested_pipeline,
+            status=run.status,
+            phases=[
+                PhaseView(
+                    phase=p.phase,
+                    status=p.status,
+                    succeeded_count=p.succeeded_count,
+                    failed_count=p.failed_count,
+                    failure_reason=p.failure_reason,
+                )
+                for p in phases
+            ],
+        )
+
+
+async def pipeline_views(
+    session: AsyncSession, batch_ids: Collection[UUID]
+) -> dict[UUID, PipelineView]:
+    """Each batch's latest run, for batches that ran a pipeline."""
+    repository = PipelineRepository(session)
+    runs = await repository.latest(batch_ids)
+    phases = await repository.phases_of_runs([run.run_id for run in runs.values()])
+    return {batch_id: PipelineView.of(run, phases[run.run_id]) for batch_id, run in runs.items()}
+
+
 class BatchView(BaseModel):
     batch_id: UUID
     user_id: str
@@ -102,9 +156,12 @@ class BatchView(BaseModel):
     failure_reason: str | None
     created_at: datetime
     updated_at: datetime
+    pipeline: PipelineView | None = Field(
+        default=None, description="The latest pipeline run, or null if none was requested."
+    )
 
     @classmethod
-    def of(cls, batch: BatchRecord) -> BatchView:
+    def of(cls, batch: BatchRecord, pipeline: PipelineView | None = None) -> BatchView:
         return cls(
             batch_id=batch.batch_id,
             user_id=batch.user_id,
@@ -122,6 +179,7 @@ class BatchView(BaseModel):
             failure_reason=batch.failure_reason,
             created_at=batch.created_at,
             updated_at=batch.updated_at,
+            pipeline=pipeline,
         )
 
 
@@ -210,9 +268,10 @@ def batches_blueprint() -> Blueprint:
     async def get_batch(batch_id: UUID, uow: FromDishka[UnitOfWork]) -> BatchView:
         async with uow:
             batch = await BatchRepository(uow.session).get(batch_id)
+            pipelines = await pipeline_views(uow.session, [batch_id])
         if batch is None:
             raise HttpError(404, ErrorCode.NOT_FOUND, "no such batch", {"batch_id": str(batch_id)})
-        return BatchView.of(batch)
+        return BatchView.of(batch, pipelines.get(batch_id))
 
     @blueprint.get("")
     @validate_querystring(ListBatchesQuery)
@@ -227,8 +286,9 @@ def batches_blueprint() -> Blueprint:
                 limit=query_args.limit,
                 offset=query_args.offset,
             )
+            pipelines = await pipeline_views(uow.session, [b.batch_id for b in page.items])
         return BatchList(
-            items=[BatchView.of(batch) for batch in page.items],
+            items=[BatchView.of(batch, pipelines.get(batch.batch_id)) for batch in page.items],
             total=page.total,
             limit=query_args.limit,
             offset=query_args.offset,

@@ -19,3 +19,23 @@ TRIGGERS_NOT_APPLIED = metrics.counter(
     "Triggers that changed nothing: ignored (late, duplicate, terminal) or rejected.",
     ("trigger", "verdict"),
 )
+PHASES_DISPATCHED = metrics.counter(
+    "huleedu_bos_phases_dispatched_total",
+    "Phase commands sent to ELS, by phase.",
+    ("phase",),
+)
+PHASES_ENDED = metrics.counter(
+    "huleedu_bos_phases_ended_total",
+    "Phases that ended (outcome or timeout), by phase and status.",
+    ("phase", "status"),
+)
+PIPELINES_COMPLETED = metrics.counter(
+    "huleedu_bos_pipelines_completed_total",
+    "Pipeline runs that ended, by requested pipeline and final status.",
+    ("requested_pipeline", "final_status"),
+)
+PHASE_TIMEOUTS = metrics.counter(
+    "huleedu_bos_phase_timeouts_total",
+    "Phases the monitor failed because no outcome arrived by the deadline.",
+    ("phase",),
+)

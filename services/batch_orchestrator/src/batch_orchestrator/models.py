@@ -1,4 +1,4 @@
-"""BOS tables: batches, the essay ids chosen at registration, surplus uploads, outbox, inbox."""
+"""BOS tables: batches, their essays, surplus uploads, pipeline runs and phases, outbox, inbox."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from common_core.events.base import MAX_BATCH_ESSAYS
-from common_core.status import BatchStatus
+from common_core.status import BatchStatus, PhaseName, PhaseStatus
 from huleedu_service_libs.database import enum_type
 from huleedu_service_libs.idempotency.inbox import include_inbox
 from huleedu_service_libs.outbox.table import include_outbox
@@ -28,6 +28,8 @@ from huleedu_service_libs.outbox.table import include_outbox
 metadata = MetaData()
 
 batch_status_type = enum_type(BatchStatus, "batch_status")
+phase_name_type = enum_type(PhaseName, "phase_name")
+phase_status_type = enum_type(PhaseStatus, "phase_status")
 
 batches = Table(
     "batches",
@@ -71,6 +73,8 @@ batch_essays = Table(
     Column("text_id", Text, nullable=True),
     # An ErrorDetail when the slot failed validation; failures are kept, never dropped.
     Column("failure", JSONB(none_as_null=True), nullable=True),
+    # The phase whose failure `failure` is; NULL for a validation failure at intake.
+    Column("failed_phase", phase_name_type, nullable=True),
     PrimaryKeyConstraint("batch_id", "slot_index", name="batch_essays_pkey"),
     UniqueConstraint("essay_id", name="batch_essays_essay_id_key"),
     ForeignKeyConstraint(
@@ -96,6 +100,59 @@ excess_uploads = Table(
         ondelete="CASCADE",
     ),
     Index("ix_excess_uploads_batch_id", "batch_id"),
+)
+
+pipeline_runs = Table(
+    "pipeline_runs",
+    metadata,
+    # The id of the request event that started the run: a redelivered request finds its run.
+    Column("run_id", UUID(as_uuid=True), nullable=False),
+    Column("batch_id", UUID(as_uuid=True), nullable=False),
+    Column("requested_pipeline", phase_name_type, nullable=False),
+    # PROCESSING while it runs, then the batch status it ended with.
+    Column("status", batch_status_type, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+    Column("correlation_id", UUID(as_uuid=True), nullable=False),
+    PrimaryKeyConstraint("run_id", name="pipeline_runs_pkey"),
+    ForeignKeyConstraint(
+        ["batch_id"],
+        ["batches.batch_id"],
+        name="pipeline_runs_batch_id_fkey",
+        ondelete="CASCADE",
+    ),
+    Index("ix_pipeline_runs_batch_started", "batch_id", "started_at"),
+)
+
+pipeline_phases = Table(
+    "pipeline_phases",
+    metadata,
+    Column("run_id", UUID(as_uuid=True), nullable=False),
+    Column("phase", phase_name_type, nullable=False),
+    # Execution order within the run.
+    Column("position", Integer, nullable=False),
+    Column("status", phase_status_type, nullable=False),
+    Column("essay_count", Integer, nullable=False, server_default=text("0")),
+    Column("dispatched_at", DateTime(timezone=True), nullable=True),
+    Column("deadline_at", DateTime(timezone=True), nullable=True),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+    Column("succeeded_count", Integer, nullable=False, server_default=text("0")),
+    Column("failed_count", Integer, nullable=False, server_default=text("0")),
+    Column("failure_reason", Text, nullable=True),
+    PrimaryKeyConstraint("run_id", "phase", name="pipeline_phases_pkey"),
+    UniqueConstraint("run_id", "position", name="pipeline_phases_run_id_position_key"),
+    ForeignKeyConstraint(
+        ["run_id"],
+        ["pipeline_runs.run_id"],
+        name="pipeline_phases_run_id_fkey",
+        ondelete="CASCADE",
+    ),
+    CheckConstraint(
+        "essay_count >= 0 AND succeeded_count >= 0 AND failed_count >= 0",
+        name="pipeline_phases_counts_non_negative",
+    ),
+    # The monitor's scan: dispatched phases by deadline.
+    Index("ix_pipeline_phases_status_deadline", "status", "deadline_at"),
 )
 
 include_outbox(metadata)
