@@ -82,6 +82,11 @@ class TeacherClient:
         parts = [("files", (f.name, f.data, f.media_type)) for f in files]
         return await self._json("POST", "/v1/files/batch", data={"batch_id": batch_id}, files=parts)
 
+    async def start_pipeline(self, batch_id: str, pipeline: str) -> dict[str, Any]:
+        return await self._json(
+            "POST", f"/v1/batches/{batch_id}/pipelines", json={"requested_pipeline": pipeline}
+        )
+
     async def batch_status(self, batch_id: str) -> dict[str, Any]:
         return await self._json("GET", f"/v1/batches/{batch_id}/status")
 
