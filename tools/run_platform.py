@@ -2,8 +2,8 @@
 
 Brings up the infrastructure (or reuses it), starts every service as its own process,
 submits the bundled sample essays through the gateway as a teacher would, waits for the
-batch to be ready and prints what the teacher sees. Then keeps the platform up, printing
-the gateway's address and a sign-in token, until Ctrl-C.
+batch to be ready, runs the spellcheck pipeline and prints what the teacher sees. Then keeps
+the platform up, printing the gateway's address and a sign-in token, until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import secrets
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from api_gateway.auth import issue_token
 
@@ -27,7 +28,7 @@ TEACHER = "teacher-demo"
 TOKEN_TTL_S = 12 * 3600
 
 
-async def submit_sample(client: TeacherClient) -> dict[str, object]:
+async def submit_sample(client: TeacherClient) -> dict[str, Any]:
     essays = sorted((SAMPLE / "essays").glob("*.txt"))
     instructions = (SAMPLE / "assignment.md").read_text()
     batch = await client.register_batch(
@@ -41,19 +42,27 @@ async def submit_sample(client: TeacherClient) -> dict[str, object]:
     upload = await client.upload_files(batch_id, [UploadFile.from_path(path) for path in essays])
     rejected = [f for f in upload["files"] if f["status"] != "accepted"]
     print(f"Uploaded {len(upload['files'])} files ({len(rejected)} rejected).")
-    return await client.wait_for_status(batch_id, ["ready", "failed"], within_s=120)
+    ready = await client.wait_for_status(batch_id, ["ready", "failed"], within_s=120)
+    if ready["status"] != "ready":
+        return ready
+    print(f"Batch is ready; running the spellcheck pipeline on {len(essays)} essays...")
+    await client.start_pipeline(batch_id, "spellcheck")
+    return await client.wait_for_status(
+        batch_id, ["completed_successfully", "completed_with_failures", "failed"], within_s=180
+    )
 
 
-def print_status(status: dict[str, object]) -> None:
-    essays = status.get("essays", [])
-    assert isinstance(essays, list)
+def print_status(status: dict[str, Any]) -> None:
     print(f"\nBatch {status['batch_id']}: {status['status']}")
-    print(f"  {'file':<16} {'essay state':<22} failure")
-    for essay in essays:
-        failure = essay.get("failure") or {}
+    print(f"  {'file':<16} {'essay state':<20} {'corrections':>11}  by category / failure")
+    for essay in status.get("essays", []):
+        spellcheck = next((p for p in essay["phases"] if p["phase"] == "spellcheck"), None)
+        details = (spellcheck or {}).get("details") or {}
+        failure = (spellcheck or {}).get("failure") or essay.get("failure") or {}
+        counts = ", ".join(f"{k} {v}" for k, v in details.get("error_counts", {}).items())
         print(
-            f"  {essay.get('file_name') or '-':<16} {essay['status']:<22} "
-            f"{failure.get('message', '') if isinstance(failure, dict) else ''}"
+            f"  {essay.get('file_name') or '-':<16} {essay['status']:<20} "
+            f"{details.get('total_corrections', '-'):>11}  {counts or failure.get('message', '')}"
         )
 
 
