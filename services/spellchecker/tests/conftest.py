@@ -18,7 +18,6 @@ from content_service.settings import ContentSettings
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 from quart import Quart
-from spellchecker.content_client import ContentClient
 from spellchecker.domain.dictionary import english_spellchecker
 from spellchecker.models import spellcheck_jobs
 from spellchecker.service import DEFINITION, spellcheck_handlers
@@ -30,6 +29,7 @@ from sqlalchemy.ext.asyncio import create_async_engine as raw_engine
 from common_core.events import REGISTRY
 from common_core.events.envelope import EventEnvelope
 from common_core.events.spellcheck import EssaySpellcheckRequested
+from huleedu_service_libs.content_client import ContentClient
 from huleedu_service_libs.database import UnitOfWork, create_engine, create_session_factory
 from huleedu_service_libs.kafka.consumer import Handler
 from huleedu_service_libs.kafka.topics import TopicNamer

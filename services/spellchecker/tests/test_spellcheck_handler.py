@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from aiokafka import ConsumerRecord
-from spellchecker.content_client import ContentServiceUnavailableError
 from spellchecker.domain.dictionary import english_spellchecker
 
 from common_core.errors import ErrorCode
@@ -19,6 +18,7 @@ from common_core.events import REGISTRY
 from common_core.events.envelope import EventEnvelope
 from common_core.events.registry import encode
 from common_core.events.spellcheck import CorrectionCategory, SpellcheckResult
+from huleedu_service_libs.content_client import ContentServiceUnavailableError
 from huleedu_service_libs.idempotency import IdempotencyGuard
 from huleedu_service_libs.kafka.consumer import ConsumerLoop, Outcome
 from huleedu_service_libs.kafka.headers import kafka_headers

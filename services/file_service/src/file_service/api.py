@@ -26,12 +26,12 @@ from file_service.bos_client import (
     BatchOrchestratorClient,
     BatchOrchestratorUnavailableError,
 )
-from file_service.content_client import ContentServiceUnavailableError
 from file_service.domain.file_names import clean_file_name
 from file_service.intake import FileIntake, ProcessedFile, UploadedFile
 from file_service.models import UploadOutcome
 from file_service.repository import UploadRepository
 from file_service.settings import FileSettings
+from huleedu_service_libs.content_client import ContentServiceUnavailableError
 from huleedu_service_libs.database import UnitOfWork
 from huleedu_service_libs.http import FromDishka, HttpError, current_correlation_id, inject
 from huleedu_service_libs.logging import get_logger, traceparent_for_current_context

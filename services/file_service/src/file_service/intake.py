@@ -15,16 +15,16 @@ from uuid import UUID, uuid4
 
 from common_core.errors import ErrorCode
 from common_core.events.essay import EssayContentProvisioned, EssayValidationFailed, FileFormat
-from file_service.content_client import (
-    TEXT_MEDIA_TYPE,
-    ContentClient,
-    ContentRejectedError,
-    ContentServiceUnavailableError,
-)
 from file_service.domain.outcome import ExtractedText, FileRejection
 from file_service.domain.validation import UploadLimits, check_content, check_file_size
 from file_service.metrics import EXTRACTION_SECONDS, FILES_PROCESSED
 from file_service.models import UploadOutcome
+from huleedu_service_libs.content_client import (
+    TEXT_MEDIA_TYPE,
+    ContentClient,
+    ContentRefusedError,
+    ContentServiceUnavailableError,
+)
 
 MEDIA_TYPES: dict[FileFormat | None, str] = {
     FileFormat.TXT: "text/plain",
@@ -121,7 +121,7 @@ class FileIntake:
         )
         try:
             raw_file_id = await self._content.store(file.data, MEDIA_TYPES[checked.file_format])
-        except ContentRejectedError as error:
+        except ContentRefusedError as error:
             return _rejected(file, _not_stored(error, checked.file_format), raw_file_id=None)
         if isinstance(checked, FileRejection):
             return _rejected(file, checked, raw_file_id=raw_file_id)
@@ -132,7 +132,7 @@ class FileIntake:
     ) -> ProcessedFile:
         try:
             text_id = await self._content.store(extracted.text.encode("utf-8"), TEXT_MEDIA_TYPE)
-        except ContentRejectedError as error:
+        except ContentRefusedError as error:
             return _rejected(file, _not_stored(error, extracted.file_format), raw_file_id)
         return ProcessedFile(
             file_upload_id=uuid4(),
@@ -161,7 +161,7 @@ def _rejected(
     )
 
 
-def _not_stored(error: ContentRejectedError, file_format: FileFormat | None) -> FileRejection:
+def _not_stored(error: ContentRefusedError, file_format: FileFormat | None) -> FileRejection:
     return FileRejection(
         ErrorCode.PROCESSING_FAILED,
         f"The file could not be stored ({error}). Upload it again; if it keeps failing, "

@@ -10,11 +10,11 @@ from dishka import Provider, Scope, from_context, provide
 
 from file_service.api import configure_body_limit, files_blueprint
 from file_service.bos_client import BatchOrchestratorClient
-from file_service.content_client import ContentClient
 from file_service.domain.validation import UploadLimits
 from file_service.intake import FileIntake
 from file_service.models import metadata
 from file_service.settings import FileSettings
+from huleedu_service_libs.content_client import ContentClient
 from huleedu_service_libs.runtime import ServiceDefinition
 
 # Connection failures are retried by the transport: storing by content hash is idempotent.

@@ -11,9 +11,9 @@ from dishka import AsyncContainer, Provider, Scope, from_context, provide
 
 from common_core.events import REGISTRY
 from common_core.events.spellcheck import EssaySpellcheckRequested
+from huleedu_service_libs.content_client import ContentClient
 from huleedu_service_libs.kafka.consumer import Handler
 from huleedu_service_libs.runtime import ServiceDefinition
-from spellchecker.content_client import ContentClient
 from spellchecker.domain.checker import Spellchecker
 from spellchecker.domain.dictionary import english_spellchecker
 from spellchecker.handlers.essay_spellcheck_requested import handle_essay_spellcheck_requested

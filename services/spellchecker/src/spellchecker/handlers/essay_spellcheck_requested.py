@@ -16,9 +16,13 @@ from common_core.events.spellcheck import (
     SpellcheckCorrection,
     SpellcheckResult,
 )
+from huleedu_service_libs.content_client import (
+    TEXT_MEDIA_TYPE,
+    ContentClient,
+    ContentRefusedError,
+)
 from huleedu_service_libs.database import UnitOfWork
 from huleedu_service_libs.logging import get_logger
-from spellchecker.content_client import ContentClient, ContentMissingError
 from spellchecker.domain.checker import Spellchecker
 from spellchecker.repository import SpellcheckJobs
 
@@ -58,8 +62,8 @@ async def _spellcheck(
     content: ContentClient,
 ) -> SpellcheckResult:
     try:
-        raw = await content.fetch(request.text_id, envelope.correlation_id)
-    except ContentMissingError as missing:
+        raw = await content.fetch(request.text_id, correlation_id=envelope.correlation_id)
+    except ContentRefusedError as missing:
         return _failed(
             request,
             envelope,
@@ -71,7 +75,9 @@ async def _spellcheck(
     except UnicodeDecodeError:
         return _failed(request, envelope, "essay text is not UTF-8", None)
     checked = checker.check(text)
-    corrected_text_id = await content.store_text(checked.corrected, envelope.correlation_id)
+    corrected_text_id = await content.store(
+        checked.corrected.encode("utf-8"), TEXT_MEDIA_TYPE, correlation_id=envelope.correlation_id
+    )
     return SpellcheckResult(
         batch_id=request.batch_id,
         essay_id=request.essay_id,
