@@ -39,7 +39,12 @@ async def platform(
         database_prefix=f"t{run_id}",
         topic_prefix=topic_prefix,
         redis_prefix=redis_prefix,
-        extra_env={"JWT_SECRET": jwt_secret, "ENVIRONMENT": "test"},
+        # Tests poll status quickly; the per-teacher limit itself is tested in api_gateway.
+        extra_env={
+            "JWT_SECRET": jwt_secret,
+            "ENVIRONMENT": "test",
+            "RATE_LIMIT_REQUESTS": "100000",
+        },
     )
     await running.start()
     try:

@@ -104,7 +104,7 @@ class TeacherClient:
                 return status
             if time.monotonic() > deadline:
                 raise TimeoutError(f"batch {batch_id} still {status['status']} after {within_s}s")
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.25)
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         response = await self._http.request(method, path, **kwargs)

@@ -153,6 +153,18 @@ class Platform:
     def processes(self, service: str, role: str) -> list[subprocess.Popen[bytes]]:
         return [p.popen for p in self._processes if p.service == service and p.role == role]
 
+    def kill(self, service: str, role: str, signum: int = signal.SIGKILL) -> None:
+        """Send `signum` to a service's processes and reap them (failure drills in tests)."""
+        for process in [p for p in self._processes if (p.service, p.role) == (service, role)]:
+            process.popen.send_signal(signum)
+            process.popen.wait(timeout=30)
+            self._processes.remove(process)
+
+    def respawn(self, service: str, role: str) -> None:
+        """Start a service's process again, as an orchestrator would after a crash."""
+        [spec] = [s for s in self.specs if s.name == service]
+        self._spawn(spec, role)
+
     def log_path(self, service: str, role: str, replica: int = 0) -> Path:
         suffix = f"-{replica}" if replica else ""
         return self.state_dir / f"{service}.{role}{suffix}.log"
