@@ -37,7 +37,8 @@ async def platform(
         manifest=ROOT / "services" / "platform.toml",
         state_dir=ROOT / ".local" / "test-runs" / run_id / "platform",
         database_prefix=f"t{run_id}",
-        topic_prefix=topic_prefix,
+        # Its own prefix (so its own consumer groups): service tests' workers share the broker.
+        topic_prefix=f"{topic_prefix}fn.",
         redis_prefix=redis_prefix,
         # Tests poll status quickly; the per-teacher limit itself is tested in api_gateway.
         extra_env={

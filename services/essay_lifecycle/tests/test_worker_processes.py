@@ -154,7 +154,7 @@ def uploads_spread_over_partitions(count: int) -> list[uuid.UUID]:
 async def offsets_all_committed(settings, topic: str) -> bool:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=CONSUMER_GROUP,
+        group_id=TopicNamer(settings.kafka_topic_prefix).group(CONSUMER_GROUP),
         enable_auto_commit=False,
     )
     partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]

@@ -100,7 +100,8 @@ async def test_the_worker_process_reports_a_twice_published_request_once(
 async def _committed_past(settings: ServiceSettings, topic: str, offset: int) -> bool:
     """The worker's consumer group committed its offset at or past `offset`."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, group_id="spellchecker"
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=TopicNamer(settings.kafka_topic_prefix).group("spellchecker"),
     )
     await consumer.start()
     try:

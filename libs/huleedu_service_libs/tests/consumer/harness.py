@@ -346,7 +346,9 @@ class Harness:
         # Manual assignment: reads the group's offsets without joining (and rebalancing) it.
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
-            group_id=group or self.consumer_name,
+            group_id=TopicNamer(self.settings.kafka_topic_prefix).group(
+                group or self.consumer_name
+            ),
             enable_auto_commit=False,
         )
         partitions = [TopicPartition(self.topic, p) for p in range(self.partitions)]

@@ -211,7 +211,7 @@ class ConsumerLoop:
         )
         options: dict[str, Any] = {
             "bootstrap_servers": self._settings.kafka_bootstrap_servers,
-            "group_id": self.name,
+            "group_id": self.topics.group(self.name),
             "client_id": f"{self._settings.client_id}.{self.name}",
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",

@@ -23,6 +23,10 @@ class TopicNamer:
     def dead_letter(self, logical: str) -> str:
         return f"{self.prefix}{logical}{DEAD_LETTER_SUFFIX}"
 
+    def group(self, consumer_name: str) -> str:
+        """Consumer groups are isolated like topics: runs sharing a broker never share one."""
+        return f"{self.prefix}{consumer_name}"
+
 
 async def ensure_topics(
     bootstrap_servers: str, topics: Iterable[str], *, partitions: int = 3
