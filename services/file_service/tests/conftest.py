@@ -23,9 +23,10 @@ from file_service_harness import (  # type: ignore[import-not-found]
     BatchOrchestrator,
     FileService,
     FileServiceFactory,
-    serve_app,
     start,
 )
+
+from huleedu_service_libs.testing.services import serve_app
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,7 @@ the same way.
 
 from __future__ import annotations
 
-import asyncio
-import socket
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -20,8 +17,6 @@ from batch_orchestrator.handlers import event_handlers
 from batch_orchestrator.settings import BatchOrchestratorSettings
 from file_service.models import uploads
 from file_service.settings import FileSettings
-from hypercorn.asyncio import serve
-from hypercorn.config import Config as HypercornConfig
 from pydantic import BaseModel
 from quart import Quart
 from sqlalchemy import pool, select
@@ -39,42 +34,10 @@ from huleedu_service_libs.settings import ServiceSettings
 TEACHER = "teacher-1"
 
 
-@asynccontextmanager
-async def serve_app(app: Quart) -> AsyncIterator[str]:
-    """Serve `app` with hypercorn on a free port; yields its base URL.
-
-    The socket is bound and listening before hypercorn takes it over (`fd://`), so the first
-    request waits in the backlog instead of racing the server's start.
-    """
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(128)
-    port = listener.getsockname()[1]
-    config = HypercornConfig()
-    config.bind = [f"fd://{listener.detach()}"]  # hypercorn owns and closes it from here
-    config.accesslog = None
-    config.graceful_timeout = 1
-    stop = asyncio.Event()
-    server = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop.set()
-        await server
-
-
 async def start(definition: ServiceDefinition, settings: ServiceSettings) -> Quart:
     assert definition.migrations is not None
     await upgrade_to_head(settings.database_url, definition.migrations)
     return await build_http_app(definition, settings)
-
-
-def closed_port_url() -> str:
-    """A URL nothing listens on: the port was free a moment ago and is closed again."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 @dataclass

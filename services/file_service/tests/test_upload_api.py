@@ -19,7 +19,6 @@ from file_service_harness import (  # type: ignore[import-not-found]
     TEACHER,
     BatchOrchestrator,
     FileService,
-    closed_port_url,
 )
 
 from common_core.events import REGISTRY
@@ -34,6 +33,7 @@ from huleedu_service_libs.testing.documents import (
     pdf_bytes,
 )
 from huleedu_service_libs.testing.schema_drift import check_migrations_match_models
+from huleedu_service_libs.testing.services import closed_port_url
 
 pytestmark = pytest.mark.integration
 

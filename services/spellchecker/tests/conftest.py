@@ -3,8 +3,6 @@ spellchecker's handler on a migrated database of its own."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -15,9 +13,6 @@ import httpx
 import pytest
 from content_service.service import DEFINITION as CONTENT_DEFINITION
 from content_service.settings import ContentSettings
-from hypercorn.asyncio import serve
-from hypercorn.config import Config as HypercornConfig
-from quart import Quart
 from spellchecker.domain.dictionary import english_spellchecker
 from spellchecker.models import spellcheck_jobs
 from spellchecker.service import DEFINITION, spellcheck_handlers
@@ -37,35 +32,12 @@ from huleedu_service_libs.migrations import upgrade_to_head
 from huleedu_service_libs.outbox.table import outbox_table
 from huleedu_service_libs.outbox.writer import OutboxWriter
 from huleedu_service_libs.runtime import build_http_app
+from huleedu_service_libs.testing.services import closed_port_url, serve_app
 
 
-@asynccontextmanager
-async def serve_app(app: Quart) -> AsyncIterator[str]:
-    """Serve `app` with hypercorn on a free port (bound before hypercorn takes it over)."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(128)
-    port = listener.getsockname()[1]
-    config = HypercornConfig()
-    config.bind = [f"fd://{listener.detach()}"]
-    config.accesslog = None
-    config.graceful_timeout = 1
-    stop = asyncio.Event()
-    server = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop.set()
-        await server
-
-
-@pytest.fixture
-def closed_port_url() -> str:
-    """A URL nothing listens on: the port was free a moment ago and is closed again."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+@pytest.fixture(name="closed_port_url")
+def closed_port_url_fixture() -> str:
+    return closed_port_url()
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import cast
 
+from hypercorn.asyncio import serve
+from hypercorn.config import Config as HypercornConfig
+from quart import Quart
 from quart.testing import QuartClient
 
 from huleedu_service_libs.migrations import upgrade_to_head
@@ -23,3 +28,35 @@ async def http_test_client(
     app = await build_http_app(definition, settings)
     async with app.test_app() as test_app:
         yield cast(QuartClient, test_app.test_client())
+
+
+@asynccontextmanager
+async def serve_app(app: Quart) -> AsyncIterator[str]:
+    """Serve `app` with hypercorn on a free port; yields its base URL.
+
+    The socket is bound and listening before hypercorn takes it over (`fd://`), so the first
+    request waits in the backlog instead of racing the server's start.
+    """
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    port = listener.getsockname()[1]
+    config = HypercornConfig()
+    config.bind = [f"fd://{listener.detach()}"]  # hypercorn owns and closes it from here
+    config.accesslog = None
+    config.graceful_timeout = 1
+    stop = asyncio.Event()
+    server = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop.set()
+        await server
+
+
+def closed_port_url() -> str:
+    """A URL nothing listens on: the port was free a moment ago and is closed again."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
