@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from types import TracebackType
 from typing import Any, Self
@@ -18,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
 
 from common_core.events.envelope import EventEnvelope, EventMetadata
 from huleedu_service_libs.outbox.writer import OutboxWriter
+
+_log = logging.getLogger(__name__)
 
 
 def create_engine(database_url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
@@ -57,6 +61,7 @@ class UnitOfWork:
         self._outbox = outbox
         self._session: AsyncSession | None = None
         self._committed = False
+        self._after_commit: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def session(self) -> AsyncSession:
@@ -67,6 +72,7 @@ class UnitOfWork:
     async def __aenter__(self) -> Self:
         self._session = self._sessions()
         self._committed = False
+        self._after_commit = []
         await self._session.begin()
         return self
 
@@ -96,9 +102,24 @@ class UnitOfWork:
             self.session, data, correlation_id=correlation_id, metadata=metadata
         )
 
+    def after_commit(self, action: Callable[[], Awaitable[None]]) -> None:
+        """Run `action` once this transaction has committed; never if it rolls back.
+
+        For side effects outside the database that must not announce uncommitted state (a
+        live-progress notice, say). Best effort: a failing action is not retried, so it must
+        only ever be a hint that a reader can recover from the database.
+        """
+        self._after_commit.append(action)
+
     async def commit(self) -> None:
         await self.session.commit()
         self._committed = True
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            try:
+                await action()
+            except Exception:
+                _log.warning("after_commit_action_failed", exc_info=True)
 
     async def rollback(self) -> None:
         await self.session.rollback()

@@ -1,0 +1,64 @@
+"""UnitOfWork.after_commit: side effects that may only follow a committed transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+async def test_after_commit_actions_run_once_after_the_commit_in_order(kit: Any) -> None:
+    ran: list[str] = []
+    async with kit.unit_of_work() as uow:
+        await uow.publish(kit.thing(thing_id="a", seq=1))
+
+        async def first() -> None:
+            ran.append(f"first, rows={len(await kit.rows())}")
+
+        async def second() -> None:
+            ran.append("second")
+
+        uow.after_commit(first)
+        uow.after_commit(second)
+        assert ran == []
+        await uow.commit()
+    # The row is visible to another connection when the action runs: it follows the commit.
+    assert ran == ["first, rows=1", "second"]
+
+
+async def test_after_commit_actions_never_run_when_the_transaction_rolls_back(kit: Any) -> None:
+    ran: list[str] = []
+
+    async def action() -> None:
+        ran.append("ran")
+
+    async def failing_handler() -> None:
+        async with kit.unit_of_work() as uow:
+            await uow.publish(kit.thing(thing_id="a", seq=1))
+            uow.after_commit(action)
+            raise RuntimeError("handler failed")
+
+    with pytest.raises(RuntimeError, match="handler failed"):
+        await failing_handler()
+    async with kit.unit_of_work() as uow:
+        await uow.commit()  # a later transaction on a fresh unit does not inherit the action
+    assert ran == []
+    assert await kit.rows() == []
+
+
+async def test_a_failing_after_commit_action_does_not_undo_the_commit(kit: Any) -> None:
+    ran: list[str] = []
+
+    async def broken() -> None:
+        raise ConnectionError("redis is down")
+
+    async def after() -> None:
+        ran.append("after")
+
+    async with kit.unit_of_work() as uow:
+        await uow.publish(kit.thing(thing_id="a", seq=1))
+        uow.after_commit(broken)
+        uow.after_commit(after)
+        await uow.commit()
+    assert ran == ["after"]
+    assert len(await kit.rows()) == 1
