@@ -7,7 +7,7 @@ log after the last `seq` it delivered.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from uuid import UUID
 
 import redis.asyncio as aioredis
@@ -27,7 +27,7 @@ async def announce(redis: aioredis.Redis, namespace: str, event: ProgressEvent) 
 
 async def listen(
     redis: aioredis.Redis, namespace: str, batch_id: UUID, *, poll_s: float = 1.0
-) -> AsyncIterator[ProgressEvent | None]:
+) -> AsyncGenerator[ProgressEvent | None, None]:
     """Announcements for one batch as they arrive; `None` after `poll_s` without one.
 
     The `None` ticks let the caller re-read the log (catching anything missed) and notice a
