@@ -14,6 +14,7 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from huleedu_service_libs.logging import configure_logging, get_logger
 from huleedu_service_libs.migrations import upgrade_to_head
 from huleedu_service_libs.outbox.relay import OutboxRelay
 from huleedu_service_libs.outbox.writer import OutboxWriter
+from huleedu_service_libs.retention import RetentionJob
 from huleedu_service_libs.schema_drift import assert_no_drift
 from huleedu_service_libs.settings import ServiceSettings
 
@@ -178,6 +180,13 @@ async def run_worker(definition: ServiceDefinition, settings: ServiceSettings) -
                 batch_size=settings.outbox_batch_size,
                 poll_interval_s=settings.outbox_poll_interval_s,
                 max_attempts=settings.outbox_max_attempts,
+            ).run(stop),
+            RetentionJob(
+                engine,
+                service_name=settings.service_name,
+                outbox_retention=timedelta(hours=settings.outbox_retention_hours),
+                inbox_retention=timedelta(hours=settings.inbox_retention_hours),
+                interval_s=settings.retention_interval_s,
             ).run(stop),
         ]
         if definition.handlers is not None:

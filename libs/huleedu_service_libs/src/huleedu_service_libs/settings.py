@@ -52,6 +52,15 @@ class ServiceSettings(BaseSettings):
     outbox_max_attempts: int = Field(
         default=10, description="Publish attempts before an outbox row is marked dead."
     )
+    outbox_retention_hours: float = Field(
+        default=168, gt=0, description="Published outbox rows are deleted after this."
+    )
+    inbox_retention_hours: float = Field(
+        default=336,
+        gt=0,
+        description="Inbox rows are deleted after this; keep it above the broker's retention.",
+    )
+    retention_interval_s: float = Field(default=600, gt=0, description="Pause between prunes.")
 
     @property
     def client_id(self) -> str:

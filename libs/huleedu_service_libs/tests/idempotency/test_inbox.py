@@ -5,22 +5,19 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from datetime import timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
-from sqlalchemy import Connection, MetaData, inspect, text, update
+from sqlalchemy import Connection, MetaData, inspect, text
 
 from huleedu_service_libs.database import create_engine, create_session_factory
 from huleedu_service_libs.idempotency import (
     create_inbox_schema,
     create_inbox_table,
     drop_inbox_table,
-    inbox_table,
     include_inbox,
-    prune_inbox,
     record_inbox,
 )
 
@@ -73,23 +70,6 @@ async def test_concurrent_writer_waits_for_the_first_transaction(
             await first.rollback()
         assert await racing is second_is_first
         await second.commit()
-
-
-async def test_prune_deletes_only_old_rows(sessions) -> None:
-    old, recent = uuid.uuid4(), uuid.uuid4()
-    async with sessions() as session, session.begin():
-        await record_inbox(session, "a", old)
-        await record_inbox(session, "a", recent)
-        await session.execute(
-            update(inbox_table)
-            .where(inbox_table.c.event_id == old)
-            .values(processed_at=text("now() - interval '30 days'"))
-        )
-    async with sessions() as session, session.begin():
-        assert await prune_inbox(session, timedelta(days=8)) == 1
-    async with sessions() as session, session.begin():
-        assert await record_inbox(session, "a", old)
-        assert not await record_inbox(session, "a", recent)
 
 
 async def _waits_on_a_lock(sessions, backend: int) -> bool:

@@ -7,7 +7,6 @@ from huleedu_service_libs.idempotency.inbox import (
     drop_inbox_table,
     inbox_table,
     include_inbox,
-    prune_inbox,
     record_inbox,
 )
 
@@ -20,6 +19,5 @@ __all__ = [
     "drop_inbox_table",
     "inbox_table",
     "include_inbox",
-    "prune_inbox",
     "record_inbox",
 ]

@@ -7,7 +7,6 @@ when Redis is down or a guard claim expired (invariant 2).
 
 from __future__ import annotations
 
-from datetime import timedelta
 from uuid import UUID
 
 from alembic.operations import Operations
@@ -20,7 +19,6 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
-    delete,
     func,
 )
 from sqlalchemy.dialects import postgresql
@@ -90,11 +88,3 @@ async def record_inbox(session: AsyncSession, consumer: str, event_id: UUID) -> 
     )
     result = await session.execute(statement)
     return result.first() is not None
-
-
-async def prune_inbox(session: AsyncSession, older_than: timedelta) -> int:
-    """Delete inbox rows older than any redelivery can be (retention job); returns the count."""
-    result = await session.execute(
-        delete(inbox_table).where(inbox_table.c.processed_at < func.now() - older_than)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
