@@ -115,6 +115,27 @@ async def test_surplus_files_are_kept_and_shown_as_excess(teacher_factory: Teach
     assert len(status["excess_files"]) == 1
 
 
+async def test_a_retried_upload_is_answered_again_and_fills_no_extra_slot(
+    teacher_factory: TeacherFactory,
+) -> None:
+    teacher = await teacher_factory("teacher-retry")
+    batch_id = (await teacher.register_batch(2, course_code="ENG5"))["batch_id"]
+    files = mixed_files(30, 2)
+
+    first = await teacher.upload_files(batch_id, files, idempotency_key="lost-answer")
+    retry = await teacher.upload_files(batch_id, files, idempotency_key="lost-answer")
+    assert retry == first
+    with pytest.raises(ApiError) as reused:
+        await teacher.upload_files(batch_id, mixed_files(32, 1), idempotency_key="lost-answer")
+    assert (reused.value.status, reused.value.code) == (422, "idempotency_key_reused")
+
+    status = await teacher.wait_for_status(batch_id, ["ready"], within_s=60)
+    await asyncio.sleep(1)  # an extra upload would show up as excess within moments
+    status = await teacher.batch_status(batch_id)
+    assert len(status["essays"]) == 2
+    assert status["excess_files"] == []
+
+
 async def test_requests_without_a_valid_token_are_401(platform) -> None:
     async with TeacherClient(platform.urls["api_gateway"], "not-a-token") as forged:
         with pytest.raises(ApiError) as error:

@@ -4,12 +4,18 @@ Only the gateway calls it, after checking that the teacher (`X-User-ID`) owns th
 Request-level problems are answered before any file is read (400 too many files, 413 request
 too large, 404 unknown batch, 409 batch closed); after that every file gets its own outcome
 and its own event, and the outcomes and events are committed together or not at all.
+
+A request with an `Idempotency-Key` header is done once per teacher and key: a retry (the
+first answer was lost on the way back) gets the first answer again and records nothing; the
+key reused for other files is refused with `idempotency_key_reused`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import hashlib
+import re
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from typing import Annotated, Any, cast
 from uuid import UUID
@@ -29,7 +35,7 @@ from file_service.bos_client import (
 from file_service.domain.file_names import clean_file_name
 from file_service.intake import FileIntake, ProcessedFile, UploadedFile
 from file_service.models import UploadOutcome
-from file_service.repository import UploadRepository
+from file_service.repository import RememberedUpload, UploadRepository
 from file_service.settings import FileSettings
 from huleedu_service_libs.content_client import ContentServiceUnavailableError
 from huleedu_service_libs.database import UnitOfWork
@@ -39,6 +45,9 @@ from huleedu_service_libs.settings import ServiceSettings
 
 USER_ID_HEADER = "X-User-ID"
 MAX_USER_ID_LENGTH = 255
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 # An oversized body up to this multiple of the limit is read and dropped before the 413: a
 # server that answers and closes with unread bytes resets the connection, and the client then
 # sees the reset instead of the answer. Anything larger is cut off regardless.
@@ -100,8 +109,9 @@ def files_blueprint() -> Blueprint:
         batches: FromDishka[BatchOrchestratorClient],
         intake: FromDishka[FileIntake],
         uow: FromDishka[UnitOfWork],
-    ) -> tuple[FileBatchUploadResponse, int]:
+    ) -> tuple[FileBatchUploadResponse, int, dict[str, str]]:
         user_id = _user_id()
+        idempotency_key = _idempotency_key()
         if len(data.files) > settings.max_files_per_request:
             raise HttpError(
                 400,
@@ -116,6 +126,11 @@ def files_blueprint() -> Blueprint:
         ]
         if sum(len(file.data) for file in uploaded) > settings.max_request_bytes:
             raise _request_too_large(settings)  # a body sent without a declared length
+        fingerprint = upload_fingerprint(data.batch_id, uploaded)
+        if idempotency_key is not None:
+            earlier = await _remembered(uow, user_id, idempotency_key)
+            if earlier is not None:
+                return _replay(earlier, data.batch_id, fingerprint)
 
         await _require_batch_accepting_content(batches, data.batch_id, user_id)
         try:
@@ -127,16 +142,23 @@ def files_blueprint() -> Blueprint:
                 ErrorCode.SERVICE_UNAVAILABLE,
                 "File storage is unavailable; nothing was recorded. Try the upload again.",
             ) from error
-        await _record(uow, data.batch_id, user_id, processed)
+        answer = FileBatchUploadResponse(
+            batch_id=data.batch_id, files=[_view(file) for file in processed]
+        )
+        remember = None if idempotency_key is None else (idempotency_key, fingerprint, answer)
+        if not await _record(uow, data.batch_id, user_id, processed, remember=remember):
+            # A concurrent request with the same key committed first: its answer stands.
+            earlier = await _remembered(uow, user_id, str(idempotency_key))
+            if earlier is None:
+                raise RuntimeError("an idempotency key lost its race but has no answer")
+            return _replay(earlier, data.batch_id, fingerprint)
         _log.info(
             "files_uploaded",
             batch_id=str(data.batch_id),
             accepted=sum(1 for file in processed if file.rejection is None),
             rejected=sum(1 for file in processed if file.rejection is not None),
         )
-        return FileBatchUploadResponse(
-            batch_id=data.batch_id, files=[_view(file) for file in processed]
-        ), 202
+        return answer, 202, {}
 
     return blueprint
 
@@ -162,6 +184,46 @@ def _user_id() -> str:
             f"header {USER_ID_HEADER} must name the teacher (1..{MAX_USER_ID_LENGTH} characters)",
         )
     return user_id
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
+    if key is None:
+        return None
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise HttpError(
+            400,
+            ErrorCode.VALIDATION_ERROR,
+            f"header {IDEMPOTENCY_KEY_HEADER} must be 1..128 visible ASCII characters",
+        )
+    return key
+
+
+def upload_fingerprint(batch_id: UUID, files: Sequence[UploadedFile]) -> str:
+    """What makes two requests the same upload: the batch and each file's name and bytes."""
+    digest = hashlib.sha256(batch_id.bytes)
+    for file in files:
+        digest.update(hashlib.sha256(file.file_name.encode()).digest())
+        digest.update(hashlib.sha256(file.data).digest())
+    return digest.hexdigest()
+
+
+async def _remembered(uow: UnitOfWork, user_id: str, key: str) -> RememberedUpload | None:
+    async with uow:
+        return await UploadRepository(uow.session).remembered(user_id, key)
+
+
+def _replay(
+    earlier: RememberedUpload, batch_id: UUID, fingerprint: str
+) -> tuple[FileBatchUploadResponse, int, dict[str, str]]:
+    if earlier.batch_id != batch_id or earlier.fingerprint != fingerprint:
+        raise HttpError(
+            422,
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            f"This {IDEMPOTENCY_KEY_HEADER} was used for a different upload; "
+            "use a new key for new files.",
+        )
+    return FileBatchUploadResponse.model_validate(earlier.response), 202, {REPLAYED_HEADER: "true"}
 
 
 async def _discard_body() -> None:
@@ -208,13 +270,32 @@ async def _require_batch_accepting_content(
 
 
 async def _record(
-    uow: UnitOfWork, batch_id: UUID, user_id: str, processed: list[ProcessedFile]
-) -> None:
-    """Every file's row and its one event, in one transaction (outbox)."""
+    uow: UnitOfWork,
+    batch_id: UUID,
+    user_id: str,
+    processed: list[ProcessedFile],
+    *,
+    remember: tuple[str, str, FileBatchUploadResponse] | None,
+) -> bool:
+    """Every file's row and its one event, and the answer to replay, in one transaction.
+
+    False (and nothing recorded) when a concurrent request under the same key came first.
+    """
     correlation_id = current_correlation_id()
     metadata = EventMetadata(traceparent=traceparent_for_current_context())
     async with uow:
-        await UploadRepository(uow.session).record(
+        repository = UploadRepository(uow.session)
+        if remember is not None:
+            key, fingerprint, answer = remember
+            if not await repository.remember(
+                user_id=user_id,
+                idempotency_key=key,
+                batch_id=batch_id,
+                fingerprint=fingerprint,
+                response=answer.model_dump(mode="json"),
+            ):
+                return False
+        await repository.record(
             batch_id=batch_id, user_id=user_id, correlation_id=correlation_id, files=processed
         )
         for file in processed:
@@ -222,6 +303,7 @@ async def _record(
                 file.event(batch_id), correlation_id=correlation_id, metadata=metadata
             )
         await uow.commit()
+    return True
 
 
 def _view(file: ProcessedFile) -> FileOutcomeView:

@@ -1,11 +1,22 @@
-"""file_service tables: one `uploads` row per uploaded file, and the outbox of its events."""
+"""file_service tables: `uploads` (one row per file), `upload_requests` (answers kept for
+retries under an `Idempotency-Key`) and the outbox of the files' events."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, Index, Integer, MetaData, Table, Text, func
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from common_core.events.essay import FileFormat
 from huleedu_service_libs.database import enum_type
@@ -40,6 +51,20 @@ uploads = Table(
     Column("correlation_id", UUID(as_uuid=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_uploads_batch_id", "batch_id"),
+)
+
+upload_requests = Table(
+    "upload_requests",
+    metadata,
+    Column("user_id", Text, nullable=False),
+    Column("idempotency_key", Text, nullable=False),
+    Column("batch_id", UUID(as_uuid=True), nullable=False),
+    # SHA-256 over the batch and each file's name and bytes: a key reused for other files is
+    # refused rather than answered with the first upload's outcome.
+    Column("fingerprint", Text, nullable=False),
+    Column("response", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("user_id", "idempotency_key", name="upload_requests_pkey"),
 )
 
 include_outbox(metadata)

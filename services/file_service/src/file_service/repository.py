@@ -1,15 +1,27 @@
-"""The `uploads` table: what became of every uploaded file, next to its outbox event."""
+"""The `uploads` table (what became of every file) and `upload_requests` (answers to replay)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from file_service.intake import ProcessedFile
-from file_service.models import uploads
+from file_service.models import upload_requests, uploads
+
+
+@dataclass(frozen=True)
+class RememberedUpload:
+    """The answer given to an earlier request under the same Idempotency-Key."""
+
+    batch_id: UUID
+    fingerprint: str
+    response: dict[str, Any]
 
 
 class UploadRepository:
@@ -47,3 +59,44 @@ class UploadRepository:
                 for file in files
             ],
         )
+
+    async def remembered(self, user_id: str, idempotency_key: str) -> RememberedUpload | None:
+        row = (
+            await self._session.execute(
+                select(
+                    upload_requests.c.batch_id,
+                    upload_requests.c.fingerprint,
+                    upload_requests.c.response,
+                ).where(
+                    upload_requests.c.user_id == user_id,
+                    upload_requests.c.idempotency_key == idempotency_key,
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        return RememberedUpload(row.batch_id, row.fingerprint, dict(row.response))
+
+    async def remember(
+        self,
+        *,
+        user_id: str,
+        idempotency_key: str,
+        batch_id: UUID,
+        fingerprint: str,
+        response: dict[str, Any],
+    ) -> bool:
+        """Keep the answer; False if a concurrent request with the key committed first."""
+        statement = (
+            pg_insert(upload_requests)
+            .values(
+                user_id=user_id,
+                idempotency_key=idempotency_key,
+                batch_id=batch_id,
+                fingerprint=fingerprint,
+                response=response,
+            )
+            .on_conflict_do_nothing(index_elements=["user_id", "idempotency_key"])
+            .returning(upload_requests.c.user_id)
+        )
+        return (await self._session.execute(statement)).first() is not None

@@ -12,6 +12,8 @@ from api_gateway.clients.upstream import UpstreamClient
 from api_gateway.models import UploadAccepted
 
 USER_ID_HEADER = "X-User-ID"
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 class FileServiceClient:
@@ -20,13 +22,25 @@ class FileServiceClient:
         self._timeout = timeout
 
     async def upload(
-        self, batch_id: UUID, teacher_id: str, files: Sequence[FileStorage]
-    ) -> UploadAccepted:
-        """Forward the files as multipart; the parsed files are read from their spooled streams."""
+        self,
+        batch_id: UUID,
+        teacher_id: str,
+        files: Sequence[FileStorage],
+        *,
+        idempotency_key: str | None = None,
+    ) -> tuple[UploadAccepted, bool]:
+        """Forward the files as multipart; the parsed files are read from their spooled streams.
+
+        Returns the outcome and whether it is the replayed answer to an earlier request under
+        the same `idempotency_key` (file_service then recorded nothing new).
+        """
+        headers = {USER_ID_HEADER: teacher_id}
+        if idempotency_key is not None:
+            headers[IDEMPOTENCY_KEY_HEADER] = idempotency_key
         response = await self._upstream.request(
             "POST",
             "/v1/files/batch",
-            headers={USER_ID_HEADER: teacher_id},
+            headers=headers,
             data={"batch_id": str(batch_id)},
             files=[
                 (
@@ -41,4 +55,5 @@ class FileServiceClient:
             ],
             timeout_seconds=self._timeout,
         )
-        return self._upstream.parse(UploadAccepted, response)
+        replayed = response.headers.get(REPLAYED_HEADER) == "true"
+        return self._upstream.parse(UploadAccepted, response), replayed
