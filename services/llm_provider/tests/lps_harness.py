@@ -28,7 +28,7 @@ from llm_provider.providers.base import ComparisonCall, ProviderResponse
 from llm_provider.providers.offline_provider import OfflineProvider
 from llm_provider.queue import RequestQueue
 from llm_provider.settings import LLMProviderSettings
-from llm_provider.texts import ContentMissingError
+from llm_provider.texts import ContentMissingError, TextSource
 from llm_provider.worker import ComparisonWorker, WorkerConfig
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -133,6 +133,8 @@ class Lps:
         concurrency: int = 8,
         lease_s: float = 300.0,
         sessions: async_sessionmaker[AsyncSession] | None = None,
+        texts: TextSource | None = None,
+        max_claims: int = 5,
     ) -> ComparisonWorker:
         clock = clock or FakeClock(start=10_000.0, wall_start=time.time())
         manifest = ModelManifest.load()
@@ -153,13 +155,14 @@ class Lps:
             providers=providers,
             manifest=manifest,
             breakers=breakers,
-            texts=DictTexts(ESSAYS),
+            texts=texts or DictTexts(ESSAYS),
             clock=clock,
             config=WorkerConfig(
                 concurrency=concurrency,
                 lease_s=lease_s,
                 pop_timeout_s=0.2,
                 housekeeping_interval_s=0.5,
+                max_claims=max_claims,
                 kafka_bootstrap_servers=self.settings.kafka_bootstrap_servers,
             ),
         )

@@ -264,7 +264,13 @@ class ComparisonWorker:
             )
         except ContentMissingError as missing:
             return failed(ErrorCode.CONTENT_UNAVAILABLE, str(missing))
-        except ContentUnavailableError:
+        except ContentUnavailableError as unavailable:
+            if record.attempts >= self.config.max_claims:
+                # The last claim: fail with the outage itself, not a bare count of claims.
+                return failed(
+                    ErrorCode.CONTENT_UNAVAILABLE,
+                    f"content_service unavailable on all {record.attempts} attempts: {unavailable}",
+                )
             async with self._sessions.begin() as session:
                 await RequestRepository(session).release(request.request_id)
             return None  # housekeeping puts it back in Redis: a natural back-off

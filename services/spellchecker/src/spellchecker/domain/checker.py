@@ -1,8 +1,8 @@
 """The spellchecker: tokens with code-point offsets → corrections → corrected text.
 
 Deterministic by construction: the same text and word lists always give the same corrections
-(symspell's TOP suggestion is the closest, then most frequent, word), so a redelivered request
-reproduces the result it already reported.
+(the nearest dictionary words ranked by a fixed error model, ties broken alphabetically), so a
+redelivered request reproduces the result it already reported.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from symspellpy import SymSpell, Verbosity
 
 from common_core.events.spellcheck import CorrectionCategory
+from spellchecker.domain.error_model import Candidate, rank
 from spellchecker.domain.lexicon import (
     BRITISH_AMERICAN,
     LEARNER_PHRASES,
@@ -198,20 +199,27 @@ class Spellchecker:
         return self._correction(token, _with_case_of(word, suggestion), CorrectionCategory.SPELLING)
 
     def best_suggestion(self, word: str) -> str | None:
-        """The closest, then most frequent, dictionary word within the edit distance."""
-        distance = 1 if len(word) <= 4 else MAX_EDIT_DISTANCE
-        suggestions = self._symspell.lookup(word, Verbosity.TOP, max_edit_distance=distance)
-        if not suggestions:
+        """The most likely meant of the nearest dictionary words (see `error_model`)."""
+        nearest = self._candidates(word, Verbosity.CLOSEST, _max_distance(word))
+        if not nearest:
             return None
-        term: str = suggestions[0].term
-        return term
+        return rank(word, nearest)[0]
 
     def suggestions(self, word: str, limit: int = 5) -> list[str]:
-        """Ranked candidates (closest first, then most frequent) for accuracy measurements."""
-        found = self._symspell.lookup(
-            word.casefold(), Verbosity.CLOSEST, max_edit_distance=MAX_EDIT_DISTANCE
-        )
-        return [item.term for item in found[:limit]]
+        """Ranked candidates for accuracy measurements: `best_suggestion` first, then the
+        other nearest words, then words one edit further, each group in the model's order."""
+        lowered = word.casefold()
+        nearest = self._candidates(lowered, Verbosity.CLOSEST, _max_distance(lowered))
+        ranked = rank(lowered, nearest)
+        if len(ranked) < limit:
+            seen = set(ranked)
+            further = self._candidates(lowered, Verbosity.ALL, MAX_EDIT_DISTANCE)
+            ranked += rank(lowered, [c for c in further if c.term not in seen])
+        return ranked[:limit]
+
+    def _candidates(self, word: str, verbosity: Verbosity, distance: int) -> list[Candidate]:
+        found = self._symspell.lookup(word, verbosity, max_edit_distance=distance)
+        return [Candidate(item.term, item.distance, item.count) for item in found]
 
     @staticmethod
     def _correction(
@@ -220,6 +228,11 @@ class Spellchecker:
         if corrected == token.text:
             return None
         return Correction(token.start, token.end, token.text, corrected, category)
+
+
+def _max_distance(word: str) -> int:
+    """Short words get one edit: at two, almost any short word is near another."""
+    return 1 if len(word) <= 4 else MAX_EDIT_DISTANCE
 
 
 def _glued(text: str, token: Token) -> bool:
