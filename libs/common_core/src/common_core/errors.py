@@ -48,6 +48,7 @@ class ErrorCode(StrEnum):
     LLM_RATE_LIMITED = "llm_rate_limited"
     DEADLINE_EXCEEDED = "deadline_exceeded"
     INSUFFICIENT_COMPARISONS = "insufficient_comparisons"
+    UNKNOWN_GRADE = "unknown_grade"
 
 
 FileValidationErrorCode = Literal[

@@ -39,6 +39,13 @@ class AssessmentResult(ContractModel):
         min_length=1, description="Every ranked essay, anchors included and flagged."
     )
     comparisons_completed: int = Field(ge=0, description="Valid comparisons the ranking used.")
+    reliability: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Share of the scores' spread that is real rather than judging noise; an "
+        "estimate that adaptive pairing does not inflate (near 0 for coin-flip judgements).",
+    )
 
     @model_validator(mode="after")
     def _ranks_are_a_permutation(self) -> Self:

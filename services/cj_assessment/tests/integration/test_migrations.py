@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+import pytest
+from cj_assessment.models import metadata
+from cj_assessment.service import DEFINITION
+
+from huleedu_service_libs.testing.schema_drift import check_migrations_match_models
+
+pytestmark = pytest.mark.integration
+
+
+async def test_migrations_match_models(database_url: str) -> None:
+    await check_migrations_match_models(database_url, DEFINITION.migrations_path, metadata)
