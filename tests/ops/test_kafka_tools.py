@@ -22,6 +22,7 @@ from huleedu_service_libs.kafka.dead_letter import (
     dead_letter_error,
     publish_dead_letter,
 )
+from huleedu_service_libs.kafka.dead_letter_depth import DeadLetterDepth
 from huleedu_service_libs.kafka.producer import KafkaPublisher
 from huleedu_service_libs.kafka.topics import DEAD_LETTER_SUFFIX, TopicNamer, ensure_topics
 from tests.ops.conftest import ROOT, load_tool
@@ -102,8 +103,11 @@ async def test_replay_sends_dead_letters_back_once_with_original_key_and_headers
     finally:
         await publisher.stop()
 
+    assert await _waiting(settings) == 4
     dry = await replay_dead_letters.replay_topic(settings, TOPIC, dry_run=True)
+    assert await _waiting(settings) == 4  # a dry run commits no progress
     first = await replay_dead_letters.replay_topic(settings, TOPIC)
+    assert await _waiting(settings) == 0  # what the workers' dead-letter depth gauge reports
     second = await replay_dead_letters.replay_topic(settings, TOPIC)
 
     assert (dry.replayed, dry.codes) == (3, {"handler_failed": 2, "malformed_event": 1})
@@ -121,6 +125,20 @@ async def test_replay_sends_dead_letters_back_once_with_original_key_and_headers
         }
         assert DEAD_LETTER_ERROR_HEADER not in headers
         assert DEAD_LETTER_CODE_HEADER not in headers
+
+
+async def _waiting(settings: Any) -> int:
+    """The dead-letter depth a worker consuming TOPIC measures."""
+    servers = settings.kafka_bootstrap_servers
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=None)
+    await admin.start()
+    await consumer.start()
+    try:
+        return (await DeadLetterDepth(settings, [TOPIC]).measure(admin, consumer))[TOPIC]
+    finally:
+        await consumer.stop()
+        await admin.close()
 
 
 def _record(topic: str, *, key: str, value: bytes) -> Any:

@@ -35,6 +35,7 @@ RUNBOOK = ROOT / "docs" / "operations" / "runbook.md"
 TARGET_LABELS = {"job", "instance", "process", "__name__"}
 PROMETHEUS_SERIES = {"up": set[str]()}
 PROMQL_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool"}
+WORKER_METRICS_PORT = 9100  # METRICS_PORT of every worker container
 PROMQL_KEYWORDS |= {"and", "or", "unless", "offset"}
 GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)")
 
@@ -179,24 +180,51 @@ def test_every_queried_series_and_label_is_exported(
     assert query.labels - known == set(), f"{where}: unknown labels in {expr!r}"
 
 
-def test_every_http_process_is_scraped_and_nothing_else() -> None:
+def scrape_targets() -> set[tuple[str, str, str, int]]:
+    """(job label, process label, DNS name, port) of every service target Prometheus scrapes."""
     config = read_yaml("observability/prometheus/prometheus.yml")
-    scraped = {
-        (job["job_name"], name)
-        for job in config["scrape_configs"]
-        for sd in job.get("dns_sd_configs", [])
-        for name in sd["names"]
-    }
+    targets = set()
+    for job in config["scrape_configs"]:
+        relabelled = {
+            rule["target_label"]: rule["replacement"] for rule in job.get("relabel_configs", [])
+        }
+        for sd in job.get("dns_sd_configs", []):
+            for name in sd["names"]:
+                targets.add(
+                    (
+                        relabelled.get("job", job["job_name"]),
+                        relabelled["process"],
+                        name,
+                        int(sd["port"]),
+                    )
+                )
+    return targets
+
+
+def test_every_http_app_and_worker_is_scraped_and_nothing_else() -> None:
+    ports = {"http": 8000, "worker": WORKER_METRICS_PORT}
     expected = {
-        (name, compose_name(name, "http"))
+        (name, process, compose_name(name, process), ports[process])
         for name, spec in platform_services().items()
-        if spec.get("http")
+        for process in ("http", "worker")
+        if spec.get(process)
     }
 
-    assert scraped == expected
+    assert scrape_targets() == expected
     [missing_rule] = [r for r in alert_rules() if r["alert"] == "HuleEduServiceMissing"]
-    watched = set(re.findall(r'absent\(up\{job="(\w+)"\}\)', missing_rule["expr"]))
-    assert watched == {job for job, _ in expected}
+    watched = set(re.findall(r'absent\(up\{job="(\w+)",process="(\w+)"\}\)', missing_rule["expr"]))
+    assert watched == {(job, process) for job, process, _, _ in expected}
+
+
+def test_workers_serve_metrics_where_prometheus_and_their_health_check_look() -> None:
+    services = yaml.safe_load((ROOT / "docker-compose.services.yml").read_text())["services"]
+    workers = {name: c for name, c in services.items() if c.get("command") == ["worker"]}
+
+    assert workers
+    for name, container in workers.items():
+        assert container["environment"]["METRICS_PORT"] == str(WORKER_METRICS_PORT), name
+        probe = " ".join(container["healthcheck"]["test"])
+        assert f"127.0.0.1:{WORKER_METRICS_PORT}/healthz/live" in probe, name
 
 
 def test_dashboards_are_provisioned_with_the_data_sources_they_use() -> None:

@@ -24,20 +24,25 @@ from gateway_stand_ins import StandInPlatform  # type: ignore[import-not-found]
 class StandIns:
     platform: StandInPlatform
     batch_orchestrator: str
-    essay_lifecycle: str
     file_service: str
+    result_aggregator: str = ""
+    content_service: str = ""
+    cj_assessment: str = ""
 
 
 @pytest.fixture(scope="session")
 async def stand_ins() -> AsyncIterator[StandIns]:
-    """BOS, ELS and file_service stand-ins, served once per run (tests use distinct teachers)."""
+    """Stand-ins for BOS, file_service, RAS, content_service and cj_assessment, served once per
+    run (tests use distinct teachers)."""
     platform = StandInPlatform()
     async with (
         serving(platform.batch_orchestrator()) as bos,
-        serving(platform.essay_lifecycle()) as els,
         serving(platform.file_service()) as files,
+        serving(platform.cj_assessment()) as cj,
+        serving(platform.result_aggregator()) as ras,
+        serving(platform.content_service()) as content,
     ):
-        yield StandIns(platform, bos, els, files)
+        yield StandIns(platform, bos, files, ras, content, cj)
 
 
 @pytest.fixture
@@ -51,8 +56,10 @@ def gateway_settings_factory(
             "settings_class": GatewaySettings,
             "jwt_secret": SECRET,
             "batch_orchestrator_url": stand_ins.batch_orchestrator,
-            "essay_lifecycle_url": stand_ins.essay_lifecycle,
             "file_service_url": stand_ins.file_service,
+            "result_aggregator_url": stand_ins.result_aggregator,
+            "content_service_url": stand_ins.content_service,
+            "cj_assessment_url": stand_ins.cj_assessment,
         }
         values.update(overrides)
         settings: GatewaySettings = settings_factory("api_gateway", **values)

@@ -1,4 +1,5 @@
-"""Minimal stand-ins for BOS, ELS and file_service that follow briefs/intake.md's contracts.
+"""Minimal stand-ins for BOS, file_service, RAS, content_service and cj_assessment that speak
+their services' HTTP contracts.
 
 They keep their state in memory and share it (a registration creates ELS slots, an upload
 fills them), so the gateway can be driven through whole flows without Kafka. They are built
@@ -32,6 +33,11 @@ class Slot:
     file_name: str | None = None
     file_upload_id: UUID | None = None
     failure: dict[str, str] | None = None
+    text_id: str | None = None
+    corrected_text_id: str | None = None
+    rank: int | None = None
+    grade: str | None = None
+    corrections: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -97,6 +103,10 @@ class ListQuery(BaseModel):
 class StandInPlatform:
     batches: dict[UUID, Batch] = field(default_factory=dict)
     received: list[ReceivedRequest] = field(default_factory=list)
+    contents: dict[str, str] = field(default_factory=dict)
+    """content_service's texts by content id."""
+    assignments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """cj_assessment's anchors by assignment id."""
 
     def requests_to(self, service: str) -> list[ReceivedRequest]:
         return [r for r in self.received if r.service == service]
@@ -158,33 +168,160 @@ class StandInPlatform:
 
         return self._app("batch_orchestrator", blueprint)
 
-    def essay_lifecycle(self) -> Quart:
-        blueprint = Blueprint("els", __name__, url_prefix="/v1/batches")
+    def cj_assessment(self) -> Quart:
+        """Anchors per assignment, one grade scale each, owned by the teacher who began it."""
+        blueprint = Blueprint("cj", __name__, url_prefix="/v1/assignments")
 
-        @blueprint.get("/<uuid:batch_id>/essays")
-        async def essays(batch_id: UUID) -> dict[str, Any]:
-            self._record("essay_lifecycle")
-            batch = self._batch(batch_id)
+        @blueprint.post("/<assignment_id>/anchors")
+        async def register(assignment_id: str) -> tuple[dict[str, Any], int]:
+            self._record("cj_assessment")
+            owner = request.headers.get("X-User-ID", "")
+            body = await request.get_json()
+            assignment = self.assignments.setdefault(
+                assignment_id, {"owner": owner, "grade_scale": body["grade_scale"], "anchors": []}
+            )
+            if assignment["owner"] != owner:
+                raise HttpError(403, ErrorCode.FORBIDDEN, "another teacher's assignment")
+            if assignment["grade_scale"] != body["grade_scale"]:
+                raise HttpError(409, ErrorCode.CONFLICT, "the assignment uses another scale")
+            anchor = {
+                "anchor_id": str(uuid.uuid4()),
+                "assignment_id": assignment_id,
+                "grade_scale": body["grade_scale"],
+                "grade": body["grade"],
+                "label": body["label"],
+                "text_id": "0" * 64,
+            }
+            assignment["anchors"].append(anchor)
+            return anchor, 201
+
+        @blueprint.get("/<assignment_id>/anchors")
+        async def anchors(assignment_id: str) -> dict[str, Any]:
+            self._record("cj_assessment")
+            assignment = self.assignments.get(assignment_id)
+            if assignment and assignment["owner"] != request.headers.get("X-User-ID", ""):
+                raise HttpError(403, ErrorCode.FORBIDDEN, "another teacher's assignment")
+            return {
+                "assignment_id": assignment_id,
+                "grade_scale": assignment["grade_scale"] if assignment else None,
+                "anchors": assignment["anchors"] if assignment else [],
+            }
+
+        return self._app("cj_assessment", blueprint)
+
+    def result_aggregator(self) -> Quart:
+        """RAS as if it had folded every event already: views built from the shared state."""
+        blueprint = Blueprint("ras", __name__, url_prefix="/v1/batches")
+
+        @blueprint.get("")
+        async def list_batches() -> dict[str, Any]:
+            self._record("result_aggregator")
+            user_id = request.headers.get("X-User-ID")
+            wanted = request.args.get("status")
+            owned = sorted(
+                (
+                    b
+                    for b in self.batches.values()
+                    if b.user_id == user_id
+                    and (wanted is None or CLIENT_STATUS_FOR[b.status].value == wanted)
+                ),
+                key=lambda b: b.created_at,
+                reverse=True,
+            )
+            limit, offset = int(request.args["limit"]), int(request.args["offset"])
+            return {
+                "items": [
+                    {
+                        k: v
+                        for k, v in {**b.view(), **self._counts(b, flat=True)}.items()
+                        if k not in ("user_id", "client_status")
+                    }
+                    # RAS learns no title from the events (yet): it lists none.
+                    | {"status": CLIENT_STATUS_FOR[b.status].value, "title": None}
+                    for b in owned[offset : offset + limit]
+                ],
+                "total": len(owned),
+                "limit": limit,
+                "offset": offset,
+            }
+
+        @blueprint.get("/<uuid:batch_id>")
+        async def status(batch_id: UUID) -> dict[str, Any]:
+            batch = self._owned(batch_id)
             return {
                 "batch_id": str(batch_id),
-                "registered": True,
-                "expected_essay_count": batch.expected_essay_count,
+                "status": CLIENT_STATUS_FOR[batch.status].value,
+                "title": None,
+                "course_code": batch.course_code,
+                "counts": self._counts(batch, flat=False),
                 "essays": [
                     {
                         "essay_id": str(slot.essay_id),
+                        "file_name": slot.file_name,
                         "status": slot.status.value,
-                        "original_file_name": slot.file_name,
-                        "file_upload_id": str(slot.file_upload_id) if slot.file_upload_id else None,
-                        "text_id": None,
                         "failure": slot.failure,
+                        "phases": [],
                     }
                     for slot in batch.slots
                 ],
-                "excess": batch.excess,
-                "pending_content": 0,
+                "excess_files": [
+                    {"file_upload_id": e["file_upload_id"], "file_name": e["original_file_name"]}
+                    for e in batch.excess
+                ],
             }
 
-        return self._app("essay_lifecycle", blueprint)
+        @blueprint.get("/<uuid:batch_id>/results")
+        async def results(batch_id: UUID) -> Response:
+            batch = self._owned(batch_id)
+            if "text/csv" in request.headers.get("Accept", ""):
+                rows = ["rank,file_name,grade"] + [
+                    f"{s.rank or ''},{s.file_name},{s.grade or ''}"
+                    for s in sorted(batch.slots, key=lambda s: (s.rank is None, s.rank or 0))
+                ]
+                return Response(
+                    "\r\n".join(rows) + "\r\n",
+                    content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="r-{batch_id}.csv"'},
+                )
+            return jsonify(
+                {
+                    "batch_id": str(batch_id),
+                    "status": CLIENT_STATUS_FOR[batch.status].value,
+                    "title": None,
+                    "course_code": batch.course_code,
+                    "timings": {"phases": []},
+                    "essays": [self._essay(s) for s in batch.slots],
+                    "anchors": [],
+                    "excess_files": [],
+                }
+            )
+
+        @blueprint.get("/<uuid:batch_id>/essays/<uuid:essay_id>")
+        async def essay(batch_id: UUID, essay_id: UUID) -> dict[str, Any]:
+            batch = self._owned(batch_id)
+            slot = next((s for s in batch.slots if s.essay_id == essay_id), None)
+            if slot is None:
+                raise HttpError(404, ErrorCode.NOT_FOUND, "no such essay in this batch")
+            return {**self._essay(slot), "corrections": slot.corrections}
+
+        @blueprint.get("/<uuid:batch_id>/progress")
+        async def progress(batch_id: UUID) -> dict[str, Any]:
+            self._owned(batch_id)
+            return {"events": []}
+
+        return self._app("result_aggregator", blueprint)
+
+    def content_service(self) -> Quart:
+        blueprint = Blueprint("content", __name__, url_prefix="/v1/content")
+
+        @blueprint.get("/<content_id>")
+        async def fetch(content_id: str) -> Response:
+            self._record("content_service")
+            if content_id not in self.contents:
+                raise HttpError(404, ErrorCode.NOT_FOUND, "no such content")
+            return Response(self.contents[content_id], content_type="text/plain; charset=utf-8")
+
+        return self._app("content_service", blueprint)
 
     def file_service(self) -> Quart:
         blueprint = Blueprint("files", __name__, url_prefix="/v1/files")
@@ -240,6 +377,49 @@ class StandInPlatform:
             "status": "accepted",
             "reason": None,
             "message": None,
+        }
+
+    def _owned(self, batch_id: UUID) -> Batch:
+        """RAS's ownership rule: another teacher's batch reads as no batch."""
+        self._record("result_aggregator")
+        batch = self.batches.get(batch_id)
+        if batch is None or batch.user_id != request.headers.get("X-User-ID"):
+            raise HttpError(404, ErrorCode.NOT_FOUND, "no such batch")
+        return batch
+
+    @staticmethod
+    def _counts(batch: Batch, *, flat: bool) -> dict[str, int]:
+        failed = sum(1 for s in batch.slots if s.status == EssayStatus.VALIDATION_FAILED)
+        provisioned = sum(
+            1
+            for s in batch.slots
+            if s.status not in (EssayStatus.AWAITING_CONTENT, EssayStatus.VALIDATION_FAILED)
+        )
+        counts = {
+            "expected": batch.expected_essay_count,
+            "provisioned": provisioned,
+            "failed": failed,
+            "excess": len(batch.excess),
+        }
+        if not flat:
+            return counts
+        return {
+            "expected_essay_count": counts["expected"],
+            "provisioned_count": provisioned,
+            "failed_count": failed,
+            "excess_count": counts["excess"],
+        }
+
+    @staticmethod
+    def _essay(slot: Slot) -> dict[str, Any]:
+        return {
+            "essay_id": str(slot.essay_id),
+            "file_name": slot.file_name,
+            "status": slot.status.value,
+            "original_text_id": slot.text_id,
+            "corrected_text_id": slot.corrected_text_id,
+            "rank": slot.rank,
+            "grade": slot.grade,
         }
 
     def _batch(self, batch_id: UUID) -> Batch:

@@ -1,5 +1,5 @@
-"""Registration, the teacher's list and one batch's status, against stand-in BOS and ELS served
-over HTTP (briefs/intake.md contracts): validation, ownership, and upstream failures."""
+"""Registration, the teacher's list and one batch's status, against stand-in BOS and
+result_aggregator served over HTTP: validation, ownership, and upstream failures."""
 
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ async def test_an_oversized_json_body_is_413(
     assert (await response.get_json())["code"] == "payload_too_large"
 
 
-async def test_status_joins_bos_and_els_and_shows_each_essay_with_its_file_name(
+async def test_status_joins_bos_and_the_read_model_and_shows_each_file_name(
     gateway: QuartClient, teacher: str
 ) -> None:
     batch_id = (await register(gateway, teacher, expected_essay_count=2))["batch_id"]
@@ -227,27 +227,33 @@ async def test_an_unreachable_upstream_is_503_service_unavailable(
     gateway_settings_factory: Callable[..., GatewaySettings], teacher: str
 ) -> None:
     closed = f"http://127.0.0.1:{free_port()}"
-    settings = gateway_settings_factory(batch_orchestrator_url=closed)
+    settings = gateway_settings_factory(batch_orchestrator_url=closed, result_aggregator_url=closed)
     async with gateway_client(settings) as gateway:
         responses = [
-            await gateway.post(
-                "/v1/batches/register", json=registration(), headers=bearer(teacher)
+            (
+                await gateway.post(
+                    "/v1/batches/register", json=registration(), headers=bearer(teacher)
+                ),
+                "batch_orchestrator",
             ),
-            await gateway.get("/v1/batches", headers=bearer(teacher)),
-            await gateway.get(f"/v1/batches/{uuid.uuid4()}/status", headers=bearer(teacher)),
+            (await gateway.get("/v1/batches", headers=bearer(teacher)), "result_aggregator"),
+            (
+                await gateway.get(f"/v1/batches/{uuid.uuid4()}/status", headers=bearer(teacher)),
+                "batch_orchestrator",
+            ),
         ]
-    for response in responses:
+    for response, upstream in responses:
         assert response.status_code == 503
         body = await response.get_json()
         assert body["code"] == "service_unavailable"
-        assert "batch_orchestrator" in body["message"]
+        assert upstream in body["message"]
 
 
-async def test_els_failing_makes_the_status_503_not_500(
+async def test_the_read_model_failing_makes_the_status_503_not_500(
     gateway_settings_factory: Callable[..., GatewaySettings], teacher: str
 ) -> None:
-    async with serving(failing_app(500)) as broken_els:
-        settings = gateway_settings_factory(essay_lifecycle_url=broken_els)
+    async with serving(failing_app(500)) as broken_ras:
+        settings = gateway_settings_factory(result_aggregator_url=broken_ras)
         async with gateway_client(settings) as gateway:
             batch_id = (await register(gateway, teacher))["batch_id"]
             response = await gateway.get(f"/v1/batches/{batch_id}/status", headers=bearer(teacher))
@@ -258,8 +264,8 @@ async def test_els_failing_makes_the_status_503_not_500(
 async def test_an_upstream_breaking_its_contract_is_a_gateway_error_not_a_crash(
     gateway_settings_factory: Callable[..., GatewaySettings], teacher: str
 ) -> None:
-    async with serving(failing_app(200)) as odd_bos:
-        settings = gateway_settings_factory(batch_orchestrator_url=odd_bos)
+    async with serving(failing_app(200)) as odd_ras:
+        settings = gateway_settings_factory(result_aggregator_url=odd_ras)
         async with gateway_client(settings) as gateway:
             response = await gateway.get("/v1/batches", headers=bearer(teacher))
     assert response.status_code == 502
@@ -269,9 +275,9 @@ async def test_an_upstream_breaking_its_contract_is_a_gateway_error_not_a_crash(
 async def test_a_slow_upstream_is_504_timeout(
     gateway_settings_factory: Callable[..., GatewaySettings], teacher: str
 ) -> None:
-    async with serving(failing_app(200, delay_s=2.0)) as slow_bos:
+    async with serving(failing_app(200, delay_s=2.0)) as slow_ras:
         settings = gateway_settings_factory(
-            batch_orchestrator_url=slow_bos, upstream_timeout_seconds=0.2
+            result_aggregator_url=slow_ras, upstream_timeout_seconds=0.2
         )
         async with gateway_client(settings) as gateway:
             response = await gateway.get("/v1/batches", headers=bearer(teacher))

@@ -57,9 +57,16 @@ async def test_no_documented_route_answers_with_a_server_error(
     async with serving(await build_app(gateway_settings)) as url:
         exercised = await asyncio.to_thread(_fuzz, url, bearer(teacher, ttl=600))
     assert sorted(exercised) == [
+        "GET /v1/assignments/{assignment_id}/anchors",
         "GET /v1/batches",
+        "GET /v1/batches/{batch_id}/essays/{essay_id}/text",
+        "GET /v1/batches/{batch_id}/events",
+        "GET /v1/batches/{batch_id}/progress",
+        "GET /v1/batches/{batch_id}/results",
         "GET /v1/batches/{batch_id}/status",
+        "POST /v1/assignments/{assignment_id}/anchors",
         "POST /v1/batches/register",
         "POST /v1/batches/{batch_id}/pipelines",
+        "POST /v1/dev/token",
         "POST /v1/files/batch",
     ]

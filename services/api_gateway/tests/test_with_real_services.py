@@ -1,7 +1,8 @@
 """The gateway against the real services, in-process on free ports with migrated databases:
-content_service, file_service (HTTP + relay), batch_orchestrator and essay_lifecycle (HTTP +
-worker) on this run's broker. A teacher registers, sees the slots appear, uploads, and sees the
-batch become ready with every file name; another teacher sees none of it."""
+content_service, file_service (HTTP + relay), batch_orchestrator, essay_lifecycle and
+result_aggregator (HTTP + worker) on this run's broker. A teacher registers, sees the slots
+appear, uploads, sees the batch become ready with every file name, and reads the results, each
+essay's text and the batch's progress; another teacher sees none of it."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ from gateway_harness import (  # type: ignore[import-not-found]
     served_gateway,
     serving,
 )
+from result_aggregator.service import DEFINITION as RAS
+from result_aggregator.settings import ResultAggregatorSettings
 
 from huleedu_service_libs.migrations import upgrade_to_head
 from huleedu_service_libs.runtime import ServiceDefinition, build_http_app, run_worker
@@ -70,6 +73,7 @@ async def platform(
         (CONTENT, ContentSettings, False, {}),
         (BOS, BatchOrchestratorSettings, True, {}),
         (ELS, EssayLifecycleSettings, True, {}),
+        (RAS, ResultAggregatorSettings, True, {}),
         (
             FILES,
             FileSettings,
@@ -116,8 +120,9 @@ async def gateway(
         settings_class=GatewaySettings,
         jwt_secret=SECRET,
         batch_orchestrator_url=platform.urls["batch_orchestrator"],
-        essay_lifecycle_url=platform.urls["essay_lifecycle"],
         file_service_url=platform.urls["file_service"],
+        result_aggregator_url=platform.urls["result_aggregator"],
+        content_service_url=platform.urls["content_service"],
     )
     async with served_gateway(settings) as client:
         yield client
@@ -197,3 +202,26 @@ async def test_a_teacher_registers_uploads_and_sees_the_batch_ready(
     assert ready["excess_files"] == []
     listed_ready = await gateway.get("/v1/batches?status=ready", headers=bearer(teacher))
     assert [b["batch_id"] for b in listed_ready.json()["items"]] == [batch_id]
+
+    results = await gateway.get(f"/v1/batches/{batch_id}/results", headers=bearer(teacher))
+    assert results.status_code == 200, results.text
+    by_name = {e["file_name"]: e for e in results.json()["essays"]}
+    assert sorted(by_name) == sorted(ESSAYS)
+    text = await gateway.get(
+        f"/v1/batches/{batch_id}/essays/{by_name['anna.txt']['essay_id']}/text",
+        headers=bearer(teacher),
+    )
+    assert text.status_code == 200, text.text
+    assert (text.json()["original_text"], text.json()["corrected_text"]) == (
+        ESSAYS["anna.txt"],
+        None,
+    )
+    progress = await gateway.get(f"/v1/batches/{batch_id}/progress", headers=bearer(teacher))
+    kinds = [e["kind"] for e in progress.json()["events"]]
+    assert kinds[0] == "batch.registered"
+    assert kinds.count("file.accepted") == 3
+    assert "batch.ready" in kinds
+    assert [e["seq"] for e in progress.json()["events"]] == list(range(1, len(kinds) + 1))
+    assert (
+        await gateway.get(f"/v1/batches/{batch_id}/results", headers=bearer(colleague))
+    ).status_code == 404

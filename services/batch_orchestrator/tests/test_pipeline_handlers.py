@@ -17,6 +17,7 @@ from batch_orchestrator.handlers.pipeline_request import NO_USABLE_ESSAYS
 from batch_orchestrator.models import batch_essays, pipeline_phases, pipeline_runs
 from batch_orchestrator.monitor import fail_overdue_phases, phase_deadline_monitor
 from batch_orchestrator.service import DEFINITION
+from prometheus_client import REGISTRY as REGISTRY_METRICS
 from quart.testing import QuartClient
 from sqlalchemy import select, update
 
@@ -397,3 +398,58 @@ async def test_a_run_with_no_usable_essay_fails_at_once_with_a_reason(bos: Any) 
     assert completed["phases"] == [
         {"phase": "spellcheck", "status": "failed", "succeeded_count": 0, "failed_count": 0}
     ]
+
+
+def _phase_duration(sample: str, status: str, **labels: str) -> float:
+    value = REGISTRY_METRICS.get_sample_value(
+        f"huleedu_bos_phase_duration_seconds_{sample}",
+        {"phase": "spellcheck", "status": status, **labels},
+    )
+    return value or 0.0
+
+
+async def _dispatched_earlier(bos: Any, batch_id: UUID, seconds: int) -> None:
+    """Move the batch's dispatched phase `seconds` into the past, deadline included."""
+    async with bos.engine.begin() as connection:
+        await connection.execute(
+            update(pipeline_phases)
+            .where(pipeline_phases.c.status == PhaseStatus.DISPATCHED)
+            .where(
+                pipeline_phases.c.run_id.in_(
+                    select(pipeline_runs.c.run_id).where(pipeline_runs.c.batch_id == batch_id)
+                )
+            )
+            .values(
+                dispatched_at=pipeline_phases.c.dispatched_at - timedelta(seconds=seconds),
+                deadline_at=pipeline_phases.c.deadline_at - timedelta(seconds=seconds),
+            )
+        )
+
+
+async def test_a_phase_end_observes_its_duration_once(bos: Any) -> None:
+    """From dispatch to outcome (status of the phase) or to the monitor's timeout (failed)."""
+    before = {
+        (sample, status): _phase_duration(sample, status)
+        for sample in ("count", "sum")
+        for status in ("completed", "failed")
+    }
+    below_60 = _phase_duration("bucket", "completed", le="60.0")
+    batch_id, essays = await ready_batch(bos, count=2)
+    await bos.deliver(request(batch_id, PhaseName.SPELLCHECK))
+    await _dispatched_earlier(bos, batch_id, 90)
+    await bos.deliver(outcome(bos, batch_id, PhaseName.SPELLCHECK, essays), times=3)
+
+    assert _phase_duration("count", "completed") - before["count", "completed"] == 1
+    assert 90 <= _phase_duration("sum", "completed") - before["sum", "completed"] < 3600
+    assert _phase_duration("bucket", "completed", le="60.0") == below_60
+
+    stuck_id, _ = await ready_batch(bos, count=1)
+    await bos.deliver(request(stuck_id, PhaseName.SPELLCHECK))
+    await _dispatched_earlier(bos, stuck_id, int(bos.phase_timeout.total_seconds()) + 5)
+    assert await fail_overdue_phases(bos.unit_of_work, phase_timeout=bos.phase_timeout) == 1
+    assert await fail_overdue_phases(bos.unit_of_work, phase_timeout=bos.phase_timeout) == 0
+
+    assert _phase_duration("count", "failed") - before["count", "failed"] == 1
+    assert _phase_duration("sum", "failed") - before["sum", "failed"] >= (
+        bos.phase_timeout.total_seconds()
+    )

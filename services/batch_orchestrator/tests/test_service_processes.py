@@ -1,6 +1,7 @@
 """BOS as real processes (`python -m batch_orchestrator migrate|http|worker`), as the platform
 starts it: a registration over HTTP reaches Kafka through the worker's relay, and an intake
-outcome published on Kafka reaches the batch's status through the worker's consumer.
+outcome published on Kafka reaches the batch's status through the worker's consumer. The
+worker's own /metrics (METRICS_PORT) shows what its relay and consumer did.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from uuid import UUID
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
+from prometheus_client.parser import text_string_to_metric_families
 
 from common_core.events import REGISTRY
 from common_core.events.base import EssayTextRef
@@ -90,6 +92,8 @@ async def test_registration_and_intake_flow_through_the_real_processes(
 ) -> None:
     port = free_port()
     env = environment(bos_settings, port)
+    metrics_port = free_port()
+    worker_env = {**env, "METRICS_PORT": str(metrics_port)}
     migrate = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "batch_orchestrator", "migrate", env=env
     )
@@ -98,8 +102,9 @@ async def test_registration_and_intake_flow_through_the_real_processes(
     topics = TopicNamer(bos_settings.kafka_topic_prefix)
     registered_topic = topics.topic(REGISTRY.spec_for_model(BatchEssaysRegistered).topic)
     base_url = f"http://127.0.0.1:{port}"
-    async with process("http", env, tmp_path), process("worker", env, tmp_path):
+    async with process("http", env, tmp_path), process("worker", worker_env, tmp_path):
         await wait_for_http(base_url)
+        await wait_for_http(f"http://127.0.0.1:{metrics_port}")
         async with httpx.AsyncClient(base_url=base_url) as http:
             response = await http.post(
                 "/v1/batches",
@@ -149,3 +154,39 @@ async def test_registration_and_intake_flow_through_the_real_processes(
                     if view["client_status"] == "ready":
                         break
                     await asyncio.sleep(0.1)
+
+        await assert_worker_metrics(f"http://127.0.0.1:{metrics_port}")
+
+
+async def assert_worker_metrics(base_url: str) -> None:
+    """The worker's registry: its relay published, its consumer handled and reports its lag,
+    and nothing waits on the dead-letter topics of what it consumes."""
+    handled = 'huleedu_consumer_handled_total{consumer="batch_orchestrator",'
+    async with httpx.AsyncClient(base_url=base_url) as http, asyncio.timeout(60):
+        while True:
+            # The offset commit (and the next poll's lag) follows the handled transaction.
+            text = (await http.get("/metrics")).text
+            if all(
+                wanted in text
+                for wanted in (
+                    handled,
+                    'huleedu_consumer_lag{consumer="batch_orchestrator"',
+                    "huleedu_dead_letters_waiting{",
+                )
+            ):
+                break
+            await asyncio.sleep(0.2)
+        live = await http.get("/healthz/live")
+    assert live.json() == {"status": "live", "process": "worker"}
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    service = (("service", "batch_orchestrator"),)
+    assert samples["huleedu_outbox_relay_leader", service] == 1
+    assert samples["huleedu_outbox_published_total", service] >= 1
+    assert samples["huleedu_outbox_publish_latency_seconds_count", service] >= 1
+    waiting = [v for (name, _), v in samples.items() if name == "huleedu_dead_letters_waiting"]
+    assert waiting
+    assert set(waiting) == {0}

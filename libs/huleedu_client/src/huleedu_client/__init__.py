@@ -1,5 +1,11 @@
 """A client of HuleEdu's public gateway API, used the way a teacher's browser uses it."""
 
-from huleedu_client.client import ApiError, TeacherClient, UploadFile
+from huleedu_client.client import (
+    ApiError,
+    EventStreamParser,
+    ServerSentEvent,
+    TeacherClient,
+    UploadFile,
+)
 
-__all__ = ["ApiError", "TeacherClient", "UploadFile"]
+__all__ = ["ApiError", "EventStreamParser", "ServerSentEvent", "TeacherClient", "UploadFile"]

@@ -171,6 +171,19 @@ class TeacherClient:
                 await asyncio.sleep(0.5 * attempt)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
+    async def register_anchor(
+        self, assignment_id: str, *, grade_scale: str, grade: str, label: str, text: str
+    ) -> dict[str, Any]:
+        """An anchor essay with a known grade; batches naming the assignment are graded by it."""
+        return await self._json(
+            "POST",
+            f"/v1/assignments/{assignment_id}/anchors",
+            json={"grade_scale": grade_scale, "grade": grade, "label": label, "text": text},
+        )
+
+    async def anchors(self, assignment_id: str) -> dict[str, Any]:
+        return await self._json("GET", f"/v1/assignments/{assignment_id}/anchors")
+
     async def start_pipeline(self, batch_id: str, pipeline: str) -> dict[str, Any]:
         return await self._json(
             "POST", f"/v1/batches/{batch_id}/pipelines", json={"requested_pipeline": pipeline}

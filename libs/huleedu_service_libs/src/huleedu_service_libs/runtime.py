@@ -4,7 +4,8 @@ A service describes itself once in a `ServiceDefinition` (settings, models, migr
 dishka providers, its HTTP blueprints, its event handlers) and hands it to `main`. Every
 process then starts the same way: JSON logging, the schema-drift guard (a drifted database
 refuses to start), the dishka container, and either the HTTP app (hypercorn) or the worker
-(consumer loop + outbox relay), stopped cleanly on SIGTERM/SIGINT.
+(consumer loop + outbox relay, and /metrics on `METRICS_PORT` when set), stopped cleanly on
+SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from dishka import AsyncContainer
 from dishka.provider import BaseProvider
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
-from quart import Blueprint, Quart
+from quart import Blueprint, Quart, Response, jsonify
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from common_core.events import REGISTRY
 from common_core.events.registry import EventRegistry
+from huleedu_service_libs import metrics
 from huleedu_service_libs.di import make_service_container
 from huleedu_service_libs.http import create_app
 from huleedu_service_libs.http.injection import QuartProvider
@@ -40,6 +42,7 @@ from huleedu_service_libs.http.readiness import (
 )
 from huleedu_service_libs.idempotency.guard import IdempotencyGuard
 from huleedu_service_libs.kafka.consumer import ConsumerLoop, Handler
+from huleedu_service_libs.kafka.dead_letter_depth import DeadLetterDepth
 from huleedu_service_libs.kafka.producer import KafkaPublisher
 from huleedu_service_libs.kafka.topics import TopicNamer, ensure_topics
 from huleedu_service_libs.logging import configure_logging, get_logger
@@ -208,11 +211,46 @@ async def run_worker(definition: ServiceDefinition, settings: ServiceSettings) -
                 },
             )
             tasks.append(loop.run(stop))
+            tasks.append(
+                DeadLetterDepth(
+                    settings, loop.logical_topics, interval_s=settings.dead_letter_check_interval_s
+                ).run(stop)
+            )
         tasks.extend(task(container, stop) for task in definition.background)
+        if settings.metrics_port is not None:
+            tasks.append(serve_worker_metrics(settings, settings.metrics_port, stop))
         _log.info("worker_started", consuming=definition.handlers is not None)
         await asyncio.gather(*tasks)
     finally:
         await container.close()
+
+
+def worker_metrics_app(service_name: str) -> Quart:
+    """A worker's own small HTTP surface: its metrics registry and a liveness answer.
+
+    Served on the worker's event loop, so `/healthz/live` stops answering when the loop hangs.
+    """
+    app = Quart(f"{service_name}-worker")
+
+    @app.get("/metrics")
+    async def metrics_endpoint() -> Response:
+        return metrics.metrics_response()
+
+    @app.get("/healthz/live")
+    async def live() -> Response:
+        return jsonify({"status": "live", "process": "worker"})
+
+    return app
+
+
+async def serve_worker_metrics(settings: ServiceSettings, port: int, stop: asyncio.Event) -> None:
+    """Serve `worker_metrics_app` on `http_host:port` until `stop` is set."""
+    config = HypercornConfig()
+    config.bind = [f"{settings.http_host}:{port}"]
+    config.accesslog = None
+    config.graceful_timeout = 1
+    _log.info("worker_metrics_serving", bind=config.bind[0])
+    await serve(worker_metrics_app(settings.service_name), config, shutdown_trigger=stop.wait)
 
 
 async def _infrastructure_checks(

@@ -17,6 +17,12 @@ class ServiceSettings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    metrics_port: int | None = Field(
+        default=None,
+        description=(
+            "Port on `http_host` where a worker serves /metrics and /healthz/live; None: none."
+        ),
+    )
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/huleedu"
     database_pool_size: int = 10
@@ -43,6 +49,9 @@ class ServiceSettings(BaseSettings):
     kafka_partitions: int = Field(default=3, description="Partitions of topics a worker creates.")
     kafka_max_delivery_attempts: int = Field(
         default=5, description="Attempts before a consumed message goes to the dead-letter topic."
+    )
+    dead_letter_check_interval_s: float = Field(
+        default=60, gt=0, description="How often a worker measures its dead-letter topics."
     )
 
     outbox_batch_size: int = 500

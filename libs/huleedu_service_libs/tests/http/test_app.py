@@ -206,6 +206,34 @@ async def test_two_apps_on_one_registry_share_the_metrics(settings_factory, regi
     )
 
 
+async def test_every_error_detail_sent_is_counted_by_code_and_status(
+    app: Quart, registry: CollectorRegistry
+) -> None:
+    client = app.test_client()
+    assert (await client.get("/items/1")).status_code == 200
+    assert (await client.get("/items/1000")).status_code == 404
+    assert (await client.get("/no/such/thing")).status_code == 404
+    assert (await client.post("/items", json={"name": "", "quantity": 0})).status_code == 400
+    assert (await client.get("/boom")).status_code == 500
+
+    def errors(code: str, status: str) -> float | None:
+        return registry.get_sample_value(
+            "huleedu_http_errors_total", {"service": SERVICE, "code": code, "status": status}
+        )
+
+    assert errors("not_found", "404") == 2
+    assert errors("validation_error", "400") == 1
+    assert errors("internal_error", "500") == 1
+    counted = [
+        sample
+        for family in registry.collect()
+        if family.name == "huleedu_http_errors"
+        for sample in family.samples
+        if sample.name == "huleedu_http_errors_total"
+    ]
+    assert sum(sample.value for sample in counted) == 4
+
+
 async def test_unknown_route_is_an_error_detail(app: Quart) -> None:
     response = await app.test_client().get("/no/such/thing")
     assert response.status_code == 404

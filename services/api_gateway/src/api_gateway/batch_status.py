@@ -1,83 +1,55 @@
-"""The teacher's view of one batch: BOS's status joined with ELS's essays (pure, no I/O).
+"""The teacher's view of one batch: result_aggregator's read model, gated by BOS (pure, no I/O).
 
-BOS's counts change only when intake completes, while ELS sees every file land in its slot;
-once ELS knows the batch, the counts come from its essays so the teacher watches them grow.
+RAS (the read model) gives the essays, counts and surplus files. BOS owns the batch's
+lifecycle and answers at once after registration, so it decides ownership, and the status
+shown is the less advanced of the two: a teacher who sees `ready` can start a pipeline
+(BOS agrees) and sees every essay of it (RAS has folded intake); one who sees
+`completed_*` sees every result. Until RAS has heard of the batch, BOS's counts are shown.
 """
 
 from __future__ import annotations
 
-from api_gateway.clients import BatchEssays, BatchView
-from api_gateway.clients.essay_lifecycle import EssayFailureView
-from api_gateway.models import (
-    BatchStatusView,
-    EssayCounts,
-    EssayFailure,
-    EssayPhase,
-    EssayState,
-    ExcessFile,
-)
-from common_core.status import EssayStatus
+from api_gateway.clients import BatchView
+from api_gateway.models import BatchStatusView, EssayCounts
+from common_core.status import BatchClientStatus
 
-_WITHOUT_CONTENT = frozenset({EssayStatus.AWAITING_CONTENT, EssayStatus.VALIDATION_FAILED})
+_PROGRESS = {
+    BatchClientStatus.PENDING_CONTENT: 0,
+    BatchClientStatus.READY: 1,
+    BatchClientStatus.PROCESSING: 2,
+    BatchClientStatus.COMPLETED_SUCCESSFULLY: 3,
+    BatchClientStatus.COMPLETED_WITH_FAILURES: 3,
+    BatchClientStatus.FAILED: 3,
+    BatchClientStatus.CANCELLED: 3,
+}
 
 
-def batch_status_view(batch: BatchView, essays: BatchEssays | None) -> BatchStatusView:
-    if essays is None or not essays.registered:
-        counts = EssayCounts(
-            expected=batch.expected_essay_count,
-            provisioned=batch.provisioned_count,
-            failed=batch.failed_count,
-            excess=batch.excess_count,
+def agreed_status(owner: BatchClientStatus, read_model: BatchClientStatus) -> BatchClientStatus:
+    """The status both BOS (`owner`) and RAS (`read_model`) have reached; BOS's on a tie."""
+    return read_model if _PROGRESS[read_model] < _PROGRESS[owner] else owner
+
+
+def batch_status_view(batch: BatchView, read_model: BatchStatusView | None) -> BatchStatusView:
+    if read_model is None:
+        return BatchStatusView(
+            batch_id=batch.batch_id,
+            # Without RAS's essays nothing beyond "content is arriving" can be shown.
+            status=agreed_status(batch.client_status, BatchClientStatus.PENDING_CONTENT),
+            title=batch.title,
+            course_code=batch.course_code,
+            counts=EssayCounts(
+                expected=batch.expected_essay_count,
+                provisioned=batch.provisioned_count,
+                failed=batch.failed_count,
+                excess=batch.excess_count,
+            ),
+            essays=[],
+            excess_files=[],
         )
-        states: list[EssayState] = []
-    else:
-        states = [
-            EssayState(
-                essay_id=essay.essay_id,
-                file_name=essay.original_file_name,
-                status=essay.status,
-                failure=_failure(essay.failure),
-                phases=[
-                    EssayPhase(
-                        phase=phase.phase,
-                        status=phase.status,
-                        text_id=phase.text_id,
-                        failure=_failure(phase.failure),
-                        details=phase.details,
-                    )
-                    for phase in essay.phases
-                ],
-            )
-            for essay in essays.essays
-        ]
-        counts = EssayCounts(
-            expected=batch.expected_essay_count,
-            provisioned=sum(1 for e in essays.essays if e.status not in _WITHOUT_CONTENT),
-            failed=sum(1 for e in essays.essays if e.status == EssayStatus.VALIDATION_FAILED),
-            excess=max(len(essays.excess), batch.excess_count),
-        )
-    excess_files = (
-        [
-            ExcessFile(
-                file_upload_id=item.file_upload_id,
-                file_name=item.original_file_name,
-                failure=_failure(item.failure),
-            )
-            for item in essays.excess
-        ]
-        if essays is not None
-        else []
+    return read_model.model_copy(
+        update={
+            "status": agreed_status(batch.client_status, read_model.status),
+            "title": batch.title,
+            "course_code": batch.course_code,
+        }
     )
-    return BatchStatusView(
-        batch_id=batch.batch_id,
-        status=batch.client_status,
-        title=batch.title,
-        course_code=batch.course_code,
-        counts=counts,
-        essays=states,
-        excess_files=excess_files,
-    )
-
-
-def _failure(failure: EssayFailureView | None) -> EssayFailure | None:
-    return None if failure is None else EssayFailure(code=failure.code, message=failure.message)

@@ -11,7 +11,8 @@ from quart_schema.pydantic import File
 
 from common_core.errors import ErrorCode
 from common_core.events.base import MAX_BATCH_ESSAYS
-from common_core.status import BatchClientStatus, EssayStatus, PhaseName
+from common_core.progress import ProgressEvent
+from common_core.status import BatchClientStatus, EssayStatus, PhaseName, PhaseStatus
 
 
 def _storable_text(value: str) -> str:
@@ -173,3 +174,99 @@ class PipelineAccepted(BaseModel):
     status: Literal["accepted"]
     batch_id: UUID
     correlation_id: UUID
+
+
+class PhaseTiming(BaseModel):
+    phase: PhaseName
+    status: PhaseStatus
+    started_at: datetime | None = Field(description="When the phase's command was seen.")
+    finished_at: datetime | None = Field(description="When the phase's outcome was seen.")
+    duration_s: float | None = None
+    succeeded_count: int | None = None
+    failed_count: int | None = None
+
+
+class PipelineTimings(BaseModel):
+    requested_pipeline: PhaseName | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_s: float | None = None
+    phases: list[PhaseTiming] = Field(default_factory=list, description="In execution order.")
+
+
+class PhaseFailure(BaseModel):
+    """Why an essay failed a step: `intake` (its file), `spellcheck` or `cj_assessment`."""
+
+    phase: Literal["intake", "spellcheck", "cj_assessment"]
+    code: ErrorCode
+    message: str
+
+
+class EssayResult(BaseModel):
+    essay_id: UUID
+    file_name: str | None
+    status: EssayStatus = Field(description="The essay's latest status.")
+    spellcheck_status: EssayStatus | None = None
+    cj_status: EssayStatus | None = None
+    original_text_id: str | None = None
+    corrected_text_id: str | None = None
+    error_counts: dict[str, int] = Field(default_factory=dict)
+    total_corrections: int | None = None
+    rank: int | None = Field(default=None, description="Rank among the student essays, 1 = best.")
+    score: float | None = Field(default=None, description="Bradley-Terry score.")
+    standard_error: float | None = None
+    comparison_count: int | None = None
+    grade: str | None = Field(default=None, description="Grade projected from the anchors.")
+    grade_probability: float | None = None
+    failures: list[PhaseFailure] = Field(default_factory=list)
+
+
+class AnchorResult(BaseModel):
+    """An anchor essay (known grade) on the batch's scale; never counted as a student's."""
+
+    essay_id: UUID
+    rank: int = Field(description="Rank on the whole scale, anchors included.")
+    score: float
+    standard_error: float
+    grade: str | None = None
+    grade_probability: float | None = None
+
+
+class BatchResults(BaseModel):
+    batch_id: UUID
+    status: BatchClientStatus
+    title: str | None
+    course_code: str
+    comparisons_completed: int | None = None
+    timings: PipelineTimings
+    essays: list[EssayResult] = Field(description="Student essays: by rank, then file name.")
+    anchors: list[AnchorResult]
+    excess_files: list[ExcessFile]
+
+
+class Correction(BaseModel):
+    start: int = Field(description="Offset (code points) in the original text.")
+    end: int = Field(description="End offset (exclusive) in the original text.")
+    original: str
+    corrected: str
+    category: str
+
+
+class EssayResultDetail(EssayResult):
+    corrections: list[Correction] = Field(default_factory=list, description="In text order.")
+
+
+class EssayText(BaseModel):
+    essay_id: UUID
+    file_name: str | None
+    original_text: str | None
+    corrected_text: str | None = Field(description="None until the essay is spellchecked.")
+    corrections: list[Correction]
+
+
+class ProgressQuery(BaseModel):
+    after: int = Field(default=0, ge=0, description="The last `seq` the client has.")
+
+
+class ProgressEvents(BaseModel):
+    events: list[ProgressEvent] = Field(description="In `seq` order, at most one page.")

@@ -14,17 +14,19 @@ from api_gateway.api import public_blueprints
 from api_gateway.auth import AuthenticatedTeacher, authenticate
 from api_gateway.clients import (
     BatchOrchestratorClient,
-    EssayLifecycleClient,
     FileServiceClient,
     UpstreamClient,
     UpstreamError,
 )
+from api_gateway.clients.cj_assessment import CJAssessmentClient
+from api_gateway.clients.result_aggregator import ResultAggregatorClient
 from api_gateway.clients.upstream import answer_upstream_error
 from api_gateway.errors import HeaderedHttpError, answer_with_headers
 from api_gateway.openapi import document_gateway
 from api_gateway.pipeline_requests import PipelineRequestPublisher
 from api_gateway.rate_limit import RateLimiter
 from api_gateway.settings import GatewaySettings
+from huleedu_service_libs.content_client import ContentClient
 from huleedu_service_libs.http import ReadinessCheck, kafka_check, redis_check
 from huleedu_service_libs.kafka.producer import KafkaPublisher
 from huleedu_service_libs.runtime import ServiceDefinition, build_http_app
@@ -57,19 +59,6 @@ class GatewayProvider(Provider):
         )
 
     @provide(scope=Scope.APP)
-    def essay_lifecycle(
-        self, http: httpx.AsyncClient, settings: GatewaySettings
-    ) -> EssayLifecycleClient:
-        return EssayLifecycleClient(
-            UpstreamClient(
-                http,
-                service="essay_lifecycle",
-                base_url=settings.essay_lifecycle_url,
-                timeout=settings.upstream_timeout_seconds,
-            )
-        )
-
-    @provide(scope=Scope.APP)
     def file_service(self, http: httpx.AsyncClient, settings: GatewaySettings) -> FileServiceClient:
         return FileServiceClient(
             UpstreamClient(
@@ -80,6 +69,36 @@ class GatewayProvider(Provider):
             ),
             timeout=settings.upload_timeout_seconds,
         )
+
+    @provide(scope=Scope.APP)
+    def result_aggregator(
+        self, http: httpx.AsyncClient, settings: GatewaySettings
+    ) -> ResultAggregatorClient:
+        return ResultAggregatorClient(
+            UpstreamClient(
+                http,
+                service="result_aggregator",
+                base_url=settings.result_aggregator_url,
+                timeout=settings.upstream_timeout_seconds,
+            )
+        )
+
+    @provide(scope=Scope.APP)
+    def cj_assessment(
+        self, http: httpx.AsyncClient, settings: GatewaySettings
+    ) -> CJAssessmentClient:
+        return CJAssessmentClient(
+            UpstreamClient(
+                http,
+                service="cj_assessment",
+                base_url=settings.cj_assessment_url,
+                timeout=settings.upstream_timeout_seconds,
+            )
+        )
+
+    @provide(scope=Scope.APP)
+    def content(self, http: httpx.AsyncClient, settings: GatewaySettings) -> ContentClient:
+        return ContentClient(http, settings.content_service_url)
 
     @provide(scope=Scope.APP)
     def rate_limiter(self, redis: aioredis.Redis, settings: GatewaySettings) -> RateLimiter:

@@ -33,8 +33,10 @@ class GatewaySettings(ServiceSettings):
     rate_limit_window_ms: int = Field(default=60_000, ge=100, description="Sliding window length.")
 
     batch_orchestrator_url: str = "http://127.0.0.1:8001"
-    essay_lifecycle_url: str = "http://127.0.0.1:8002"
     file_service_url: str = "http://127.0.0.1:8003"
+    result_aggregator_url: str = "http://127.0.0.1:8004"
+    content_service_url: str = "http://127.0.0.1:8005"
+    cj_assessment_url: str = "http://127.0.0.1:8006"
     upstream_timeout_seconds: float = Field(default=10.0, gt=0)
     upload_timeout_seconds: float = Field(
         default=120.0, gt=0, description="Forwarded uploads wait for extraction of every file."
@@ -51,6 +53,29 @@ class GatewaySettings(ServiceSettings):
         default=50 * 1024 * 1024,
         ge=1024,
         description="Largest multipart upload accepted (file_service enforces its own limits).",
+    )
+
+    progress_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=30,
+        description="Live progress: how often an idle stream re-reads the batch's log.",
+    )
+    progress_heartbeat_seconds: float = Field(
+        default=15.0, gt=0, description="Live progress: comment sent after this much silence."
+    )
+    progress_max_stream_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Live progress: a stream ends after this long; the client resumes it.",
+    )
+    progress_retry_ms: int = Field(
+        default=3000, ge=100, description="Live progress: reconnect delay told to EventSource."
+    )
+    dev_token_ttl_seconds: int = Field(
+        default=8 * 3600,
+        ge=60,
+        description="Lifetime of tokens from `POST /v1/dev/token` (development and test only).",
     )
 
     @model_validator(mode="after")

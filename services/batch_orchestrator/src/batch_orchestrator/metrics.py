@@ -39,3 +39,9 @@ PHASE_TIMEOUTS = metrics.counter(
     "Phases the monitor failed because no outcome arrived by the deadline.",
     ("phase",),
 )
+PHASE_DURATION = metrics.histogram(
+    "huleedu_bos_phase_duration_seconds",
+    "Time from a phase's dispatch to its end (outcome or timeout), by phase and status.",
+    ("phase", "status"),
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800),
+)

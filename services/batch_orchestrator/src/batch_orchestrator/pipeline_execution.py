@@ -13,7 +13,12 @@ from pydantic import BaseModel
 
 from batch_orchestrator.domain.batch_state import BatchTrigger
 from batch_orchestrator.domain.pipeline_run import PhaseState, finish_phase
-from batch_orchestrator.metrics import PHASES_DISPATCHED, PHASES_ENDED, PIPELINES_COMPLETED
+from batch_orchestrator.metrics import (
+    PHASE_DURATION,
+    PHASES_DISPATCHED,
+    PHASES_ENDED,
+    PIPELINES_COMPLETED,
+)
 from batch_orchestrator.pipeline_repository import PipelineRepository, RunRecord
 from batch_orchestrator.repository import BatchRecord, BatchRepository
 from batch_orchestrator.transitions import apply_trigger
@@ -163,8 +168,16 @@ async def end_phase(
             reason=step.ignored_because,
         )
         return False
-    await pipelines.record_phase_end(run.run_id, step.updated)
+    elapsed_s = await pipelines.record_phase_end(run.run_id, step.updated)
     PHASES_ENDED.labels(phase.value, step.updated.status.value).inc()
+    if elapsed_s is not None:
+        duration = PHASE_DURATION.labels(phase.value, step.updated.status.value)
+
+        async def observe_duration() -> None:
+            duration.observe(elapsed_s)
+
+        # Only a committed end counts: a rolled-back attempt is retried and ends again.
+        uow.after_commit(observe_duration)
     batch = await BatchRepository(uow.session).lock(run.batch_id)
     if batch is None:
         raise RuntimeError(f"batch {run.batch_id} of run {run.run_id} vanished")

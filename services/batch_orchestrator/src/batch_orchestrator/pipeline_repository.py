@@ -197,8 +197,9 @@ class PipelineRepository:
             )
         )
 
-    async def record_phase_end(self, run_id: UUID, state: PhaseState) -> None:
-        await self._session.execute(
+    async def record_phase_end(self, run_id: UUID, state: PhaseState) -> float | None:
+        """Store the phase's end; returns seconds from its dispatch to now (database clock)."""
+        elapsed = await self._session.execute(
             update(pipeline_phases)
             .where(pipeline_phases.c.run_id == run_id, pipeline_phases.c.phase == state.phase)
             .values(
@@ -208,7 +209,12 @@ class PipelineRepository:
                 failure_reason=state.failure_reason,
                 completed_at=func.now(),
             )
+            .returning(
+                func.extract("epoch", func.now() - pipeline_phases.c.dispatched_at),
+            )
         )
+        seconds = elapsed.scalar_one_or_none()
+        return None if seconds is None else max(0.0, float(seconds))
 
     async def finish_run(self, run_id: UUID, status: BatchStatus) -> None:
         await self._session.execute(

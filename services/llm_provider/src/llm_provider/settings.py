@@ -16,7 +16,7 @@ class LLMProviderSettings(ServiceSettings):
 
     queue_concurrency: int = Field(default=8, ge=1, description="Requests in flight at once.")
     queue_lease_s: float = Field(
-        default=300.0, gt=0, description="A claimed request not renewed for this long is requeued."
+        default=60.0, gt=0, description="A claimed request not renewed for this long is requeued."
     )
     queue_pop_timeout_s: float = Field(
         default=1.0, gt=0, description="How long an idle worker slot blocks on the queue."

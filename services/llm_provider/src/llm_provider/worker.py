@@ -52,7 +52,7 @@ _BREAKER_LEVEL = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerStat
 @dataclass(frozen=True)
 class WorkerConfig:
     concurrency: int = 8
-    lease_s: float = 300.0
+    lease_s: float = 60.0
     pop_timeout_s: float = 1.0
     housekeeping_interval_s: float = 5.0
     max_claims: int = 5

@@ -18,7 +18,7 @@ from quart import Blueprint, Quart, Response, g, jsonify, request
 from quart_schema import Info, QuartSchema, hide
 
 from huleedu_service_libs import metrics
-from huleedu_service_libs.http.errors import register_error_handlers
+from huleedu_service_libs.http.errors import count_errors, register_error_handlers
 from huleedu_service_libs.http.injection import setup_dishka
 from huleedu_service_libs.http.readiness import ReadinessCheck, run_checks
 from huleedu_service_libs.logging import get_logger, trace_context
@@ -58,6 +58,7 @@ def create_app(
     )
     _install_request_context(app, settings.service_name, registry)
     register_error_handlers(app)
+    count_errors(app, registry)
     app.register_blueprint(_operational_blueprint(readiness_checks, registry))
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

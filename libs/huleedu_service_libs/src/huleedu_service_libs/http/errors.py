@@ -1,4 +1,4 @@
-"""Every HTTP error leaves a service as one `ErrorDetail` JSON body."""
+"""Every HTTP error leaves a service as one `ErrorDetail` JSON body, counted by its code."""
 
 from __future__ import annotations
 
@@ -7,16 +7,28 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
+from prometheus_client import CollectorRegistry, Counter
 from pydantic import ValidationError
-from quart import Quart, Response, current_app, g, has_request_context, jsonify, request
+from quart import (
+    Quart,
+    Response,
+    current_app,
+    g,
+    has_app_context,
+    has_request_context,
+    jsonify,
+    request,
+)
 from quart_schema import RequestSchemaValidationError
 from quart_schema.validation import QuerystringValidationError, RequestHeadersValidationError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from common_core.errors import ErrorCode, ErrorDetail
+from huleedu_service_libs import metrics
 from huleedu_service_libs.logging import get_logger
 
 _log = get_logger(__name__)
+_ERRORS_COUNTER = "huleedu_http_errors"  # the app's counter, in `app.extensions`
 
 _CODE_FOR_STATUS: dict[int, ErrorCode] = {
     400: ErrorCode.VALIDATION_ERROR,
@@ -52,6 +64,20 @@ class HttpError(Exception):
         self.details: dict[str, Any] = dict(details or {})
 
 
+def count_errors(app: Quart, registry: CollectorRegistry) -> Counter:
+    """Count every `error_response` the app sends in `huleedu_http_errors_total`."""
+    errors_total = metrics.counter(
+        "huleedu_http_errors_total",
+        "ErrorDetail responses sent, by error code and HTTP status.",
+        ("service", "code", "status"),
+        registry=registry,
+    )
+    app.extensions[_ERRORS_COUNTER] = errors_total
+    # Present from the start, so the first unexpected error is an increase from 0.
+    errors_total.labels(str(app.config["SERVICE_NAME"]), ErrorCode.INTERNAL_ERROR.value, "500")
+    return errors_total
+
+
 def error_response(
     status: int, code: ErrorCode, message: str, details: Mapping[str, Any] | None = None
 ) -> Response:
@@ -71,6 +97,10 @@ def error_response(
     )
     response = jsonify(detail.model_dump(mode="json"))
     response.status_code = status
+    if has_app_context():
+        errors_total: Counter | None = current_app.extensions.get(_ERRORS_COUNTER)
+        if errors_total is not None:
+            errors_total.labels(detail.service, code.value, str(status)).inc()
     return response
 
 

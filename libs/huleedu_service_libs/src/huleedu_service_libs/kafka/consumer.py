@@ -8,7 +8,8 @@ at once, and offsets are committed per partition after the confirmations of the 
 cover (after each fetched batch, on revoke and on stop). A failed message is consumed again
 (seek back, partition paused for a backoff) and after `max_attempts` handler failures goes to
 the dead-letter topic, so it never blocks its partition forever and is never dropped silently
-(invariant 2).
+(invariant 2). After every poll the lag of each assigned partition (high watermark minus the
+consumer's position) is set in `huleedu_consumer_lag`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from aiokafka.errors import (
     IllegalStateError,
     KafkaError,
 )
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from structlog.contextvars import bound_contextvars
@@ -82,6 +83,18 @@ HANDLING_DURATION = Histogram(
     "Time from claim to committed transaction for handled events.",
     ["consumer", "event_type"],
 )
+
+LAG = Gauge(
+    "huleedu_consumer_lag",
+    "Messages of a partition not consumed yet: the broker's high watermark minus the consumer's"
+    " position (offsets are committed right after each fetched batch), set after each poll.",
+    ["consumer", "topic", "partition"],
+)
+
+
+def partition_lag(highwater: int, position: int) -> int:
+    """Messages behind; never negative (a broker may report a watermark that trails a fetch)."""
+    return max(0, highwater - position)
 
 
 class Outcome(StrEnum):
@@ -194,12 +207,21 @@ class ConsumerLoop:
         self._attempts: dict[UUID, _Attempts] = {}
         self._unconfirmed: list[ClaimResult] = []
         self._handled: dict[TopicPartition, int] = {}  # offsets waiting for confirmation
+        self._lag_reported: set[TopicPartition] = set()  # partitions with a lag series
+        for event_type in self._handlers:
+            # Present from the start, so the first dead letter is an increase from 0.
+            DEAD_LETTERED_TOTAL.labels(self.name, event_type, ErrorCode.HANDLER_FAILED.value)
 
     # --- lifecycle ----------------------------------------------------------------------
 
     @property
     def subscribed_topics(self) -> list[str]:
         return sorted(self._logical_topics)
+
+    @property
+    def logical_topics(self) -> list[str]:
+        """The registry's names of the consumed topics (without the deployment prefix)."""
+        return sorted(set(self._logical_topics.values()))
 
     async def start(self) -> None:
         if self._consumer is not None:
@@ -237,6 +259,7 @@ class ConsumerLoop:
         finally:
             # Outside the lock: leaving the group may run the revoke callback, which takes it.
             await consumer.stop()
+            self._forget_lag(set(self._lag_reported))
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.start()
@@ -255,6 +278,7 @@ class ConsumerLoop:
                     await self._sleep_unless(stop, 1.0)
                     continue
                 if not batch:
+                    await self._observe_lag(consumer)
                     continue
                 await self._handle_batch(consumer, batch, stop)
                 async with self._lock:  # the revoke callback settles under the same lock
@@ -262,6 +286,7 @@ class ConsumerLoop:
                         break  # stopped meanwhile; `stop` settled everything
                     await self._confirm_handled()
                     await self._commit_pending(consumer)
+                await self._observe_lag(consumer)
         finally:
             await self.stop()
 
@@ -599,6 +624,30 @@ class ConsumerLoop:
                 if tp in assigned:
                     consumer.resume(tp)
 
+    async def _observe_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Set the lag of every assigned partition the consumer has fetched from."""
+        for tp in consumer.assignment():
+            try:
+                highwater = consumer.highwater(tp)
+                if highwater is None:
+                    continue  # not fetched yet: no watermark known
+                position = await asyncio.wait_for(consumer.position(tp), timeout=1.0)
+            except (AssertionError, IllegalStateError, TimeoutError):
+                continue  # revoked meanwhile, or its position is being reset
+            logical_topic = self._logical_topics.get(tp.topic, tp.topic)
+            LAG.labels(self.name, logical_topic, str(tp.partition)).set(
+                partition_lag(highwater, position)
+            )
+            self._lag_reported.add(tp)
+
+    def _forget_lag(self, partitions: set[TopicPartition]) -> None:
+        """Drop the lag series of partitions this consumer no longer owns."""
+        for tp in partitions & self._lag_reported:
+            logical_topic = self._logical_topics.get(tp.topic, tp.topic)
+            with contextlib.suppress(KeyError):
+                LAG.remove(self.name, logical_topic, str(tp.partition))
+            self._lag_reported.discard(tp)
+
     def _poll_timeout(self) -> int:
         if not self._paused_until:
             return self._poll_timeout_ms
@@ -636,6 +685,7 @@ class ConsumerLoop:
 
     async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
         self._generation += 1
+        self._forget_lag(revoked)
         consumer = self._consumer
         if consumer is None:
             return

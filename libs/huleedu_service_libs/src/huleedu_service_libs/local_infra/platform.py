@@ -30,7 +30,10 @@ from huleedu_service_libs.local_infra.launcher import Endpoints, InfraError
 from huleedu_service_libs.local_infra.probes import asyncpg_dsn, free_port
 from huleedu_service_libs.testing.databases import create_database, database_url
 
-READY_TIMEOUT_S = 60.0
+READY_TIMEOUT_S = float(os.environ.get("HULEEDU_READY_TIMEOUT_S", "180"))
+"""How long every service has to answer its readiness probe. Generous: on a loaded 2-core
+machine (a test run beside benchmarks) nine services and their workers take a while; a
+crashed process is reported at once regardless (its exit is checked while waiting)."""
 PR_SET_PDEATHSIG = 1
 
 

@@ -1,13 +1,19 @@
-"""Batches: registration (through BOS), the teacher's list, one batch's status, and pipeline
-requests (published to Kafka for BOS)."""
+"""Batches: registration (through BOS), pipeline requests (published to Kafka for BOS), and the
+reads of result_aggregator's read model: the teacher's list, a batch's status, its results
+(JSON or CSV), an essay's texts with its corrections, and the recorded progress."""
 
 from __future__ import annotations
 
 import asyncio
 from uuid import UUID
 
-from quart import Blueprint
-from quart_schema import validate_querystring, validate_request, validate_response
+from quart import Blueprint, Response, jsonify, request
+from quart_schema import (
+    document_response,
+    validate_querystring,
+    validate_request,
+    validate_response,
+)
 
 from api_gateway.api.guard import (
     documents_errors,
@@ -18,20 +24,28 @@ from api_gateway.api.guard import (
 )
 from api_gateway.auth import AuthenticatedTeacher
 from api_gateway.batch_status import batch_status_view
-from api_gateway.clients import BatchOrchestratorClient, BatchView, EssayLifecycleClient
+from api_gateway.clients import BatchOrchestratorClient, BatchView, ResultAggregatorClient
 from api_gateway.models import (
     BatchList,
+    BatchResults,
     BatchStatusView,
-    BatchSummary,
+    EssayText,
     ListBatchesQuery,
     PipelineAccepted,
     PipelineRequest,
+    ProgressEvents,
+    ProgressQuery,
     RegisterBatchRequest,
     RegistrationAccepted,
 )
 from api_gateway.pipeline_requests import PipelineRequestPublisher
 from common_core.errors import ErrorCode
 from common_core.status import BatchStatus
+from huleedu_service_libs.content_client import (
+    ContentClient,
+    ContentRefusedError,
+    ContentServiceUnavailableError,
+)
 from huleedu_service_libs.http import FromDishka, HttpError
 
 PIPELINE_READY = frozenset(
@@ -39,6 +53,9 @@ PIPELINE_READY = frozenset(
 )
 """Statuses in which a batch may start a pipeline (BOS checks again when it consumes the
 request: this check spares the teacher a request that would only be dropped)."""
+
+JSON_MEDIA_TYPE = "application/json"
+CSV_MEDIA_TYPE = "text/csv"
 
 _REFUSAL = {
     BatchStatus.AWAITING_CONTENT: "batch is not ready: content is still arriving",
@@ -69,35 +86,14 @@ def batches_blueprint() -> Blueprint:
     async def list_batches(
         query_args: ListBatchesQuery,
         teacher: FromDishka[AuthenticatedTeacher],
-        batches: FromDishka[BatchOrchestratorClient],
+        results: FromDishka[ResultAggregatorClient],
     ) -> BatchList:
         """The teacher's batches, newest first."""
-        page = await batches.batches_of(
+        return await results.batches_of(
             teacher.teacher_id,
             limit=query_args.limit,
             offset=query_args.offset,
             status=query_args.status,
-        )
-        return BatchList(
-            items=[
-                BatchSummary(
-                    batch_id=batch.batch_id,
-                    title=batch.title,
-                    course_code=batch.course_code,
-                    class_id=batch.class_id,
-                    status=batch.client_status,
-                    expected_essay_count=batch.expected_essay_count,
-                    provisioned_count=batch.provisioned_count,
-                    failed_count=batch.failed_count,
-                    excess_count=batch.excess_count,
-                    created_at=batch.created_at,
-                    updated_at=batch.updated_at,
-                )
-                for batch in page.items
-            ],
-            total=page.total,
-            limit=page.limit,
-            offset=page.offset,
         )
 
     @blueprint.get("/<uuid:batch_id>/status")
@@ -107,18 +103,80 @@ def batches_blueprint() -> Blueprint:
         batch_id: UUID,
         teacher: FromDishka[AuthenticatedTeacher],
         batches: FromDishka[BatchOrchestratorClient],
-        essays: FromDishka[EssayLifecycleClient],
+        results: FromDishka[ResultAggregatorClient],
     ) -> BatchStatusView:
         """The batch's status, counts, and every essay's state with its file name."""
-        batch_read, essays_read = await asyncio.gather(
-            batches.batch(batch_id), essays.essays_of(batch_id), return_exceptions=True
+        batch_read, view_read = await asyncio.gather(
+            batches.batch(batch_id),
+            results.status(teacher.teacher_id, batch_id),
+            return_exceptions=True,
         )
         if isinstance(batch_read, BaseException):
             raise batch_read
         batch = require_owner(batch_read, batch_id, teacher)
-        if isinstance(essays_read, BaseException):
-            raise essays_read
-        return batch_status_view(batch, essays_read)
+        if isinstance(view_read, BaseException):
+            raise view_read
+        return batch_status_view(batch, view_read)
+
+    @blueprint.get("/<uuid:batch_id>/results")
+    @document_response(BatchResults, 200)
+    @documents_errors(404, 503)
+    async def batch_results(
+        batch_id: UUID,
+        teacher: FromDishka[AuthenticatedTeacher],
+        results: FromDishka[ResultAggregatorClient],
+    ) -> Response:
+        """Per-essay results (rank, score ± SE, grade, counts, failures), anchors apart, and
+        pipeline timings; with `Accept: text/csv`, one CSV row per student essay by rank."""
+        if request.accept_mimetypes.best_match([JSON_MEDIA_TYPE, CSV_MEDIA_TYPE]) == (
+            CSV_MEDIA_TYPE
+        ):
+            body, disposition = await results.results_csv(teacher.teacher_id, batch_id)
+            return Response(
+                body,
+                content_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
+                headers={"Content-Disposition": disposition},
+            )
+        found = await results.results(teacher.teacher_id, batch_id)
+        return jsonify(found.model_dump(mode="json"))
+
+    @blueprint.get("/<uuid:batch_id>/essays/<uuid:essay_id>/text")
+    @validate_response(EssayText, 200)
+    @documents_errors(404, 503)
+    async def essay_text(
+        batch_id: UUID,
+        essay_id: UUID,
+        teacher: FromDishka[AuthenticatedTeacher],
+        results: FromDishka[ResultAggregatorClient],
+        content: FromDishka[ContentClient],
+    ) -> EssayText:
+        """One essay's original and corrected text, with each correction's offsets in the
+        original (the corrected text is null until the essay is spellchecked)."""
+        essay = await results.essay(teacher.teacher_id, batch_id, essay_id)
+        original, corrected = await asyncio.gather(
+            _text(content, essay.original_text_id), _text(content, essay.corrected_text_id)
+        )
+        return EssayText(
+            essay_id=essay.essay_id,
+            file_name=essay.file_name,
+            original_text=original,
+            corrected_text=corrected,
+            corrections=essay.corrections,
+        )
+
+    @blueprint.get("/<uuid:batch_id>/progress")
+    @validate_querystring(ProgressQuery)
+    @validate_response(ProgressEvents, 200)
+    @documents_errors(400, 404, 503)
+    async def batch_progress(
+        batch_id: UUID,
+        query_args: ProgressQuery,
+        teacher: FromDishka[AuthenticatedTeacher],
+        results: FromDishka[ResultAggregatorClient],
+    ) -> ProgressEvents:
+        """The batch's recorded progress after `after`, in order (live: `/events`)."""
+        events = await results.progress(teacher.teacher_id, batch_id, query_args.after)
+        return ProgressEvents(events=events)
 
     @blueprint.post("/<uuid:batch_id>/pipelines")
     @validate_request(PipelineRequest)
@@ -154,3 +212,18 @@ def require_pipeline_ready(batch: BatchView) -> None:
         reason,
         {"batch_id": str(batch.batch_id), "status": batch.status.value},
     )
+
+
+async def _text(content: ContentClient, content_id: str | None) -> str | None:
+    """A stored text, or None when there is none (yet); content_service down is a 503."""
+    if content_id is None:
+        return None
+    try:
+        data = await content.fetch(content_id)
+    except ContentRefusedError:
+        return None
+    except ContentServiceUnavailableError as error:
+        raise HttpError(
+            503, ErrorCode.SERVICE_UNAVAILABLE, "content_service is unavailable"
+        ) from error
+    return data.decode("utf-8", errors="replace")
