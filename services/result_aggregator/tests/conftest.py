@@ -136,6 +136,8 @@ def story(user_id: str = TEACHER, *, pipeline: bool = True, start: int = 0) -> S
                 language="en",
                 essay_instructions="Write about the sea.",
                 assignment_id="sea-1",
+                title="The sea",
+                class_id="9B",
             ),
             bos,
             0,

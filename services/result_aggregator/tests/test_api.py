@@ -66,6 +66,7 @@ async def test_list_status_results_csv_essay_and_progress(ras: Ras) -> None:
         assert [b["batch_id"] for b in listed["items"]] == [str(told.batch_id), str(older.batch_id)]
         newest = listed["items"][0]
         assert (newest["status"], newest["course_code"]) == ("completed_with_failures", "ENG5")
+        assert (newest["title"], newest["class_id"]) == ("The sea", "9B")
         assert (newest["provisioned_count"], newest["failed_count"], newest["excess_count"]) == (
             3,
             1,

@@ -241,6 +241,8 @@ def batches_blueprint() -> Blueprint:
             language=batch.language,
             essay_instructions=batch.essay_instructions,
             assignment_id=batch.assignment_id,
+            title=batch.title,
+            class_id=batch.class_id,
         )
         async with uow:
             await BatchRepository(uow.session).create(batch, essay_ids)

@@ -43,6 +43,10 @@ class BatchEssaysRegistered(ContractModel):
         max_length=128,
         description="Assignment whose anchor essays grade this batch; none means no grades.",
     )
+    title: str | None = Field(
+        default=None, max_length=255, description="The teacher's name for the batch."
+    )
+    class_id: str | None = Field(default=None, max_length=128, description="The teacher's class.")
 
     @model_validator(mode="after")
     def _one_id_per_slot(self) -> Self:

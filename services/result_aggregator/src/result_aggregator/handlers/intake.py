@@ -42,9 +42,8 @@ async def handle_batch_essays_registered(
         assignment_id=event.assignment_id,
         expected_essay_count=event.expected_essay_count,
         registered_at=envelope.event_timestamp,
-        # Optional fields a later contract version may carry; absent today.
-        title=getattr(event, "title", None),
-        class_id=getattr(event, "class_id", None),
+        title=event.title,
+        class_id=event.class_id,
     )
     known = await change.model.essays_by_id(event.batch_id)
     await change.model.upsert_essays(
