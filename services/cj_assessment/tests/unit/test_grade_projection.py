@@ -71,7 +71,7 @@ def test_out_of_order_anchors_are_pooled_and_boundaries_sit_at_midpoints() -> No
         AnchorScore("C", 0.1),
         AnchorScore("A", 3.0),
     ]
-    calibration = calibrate(SWEDISH_F_TO_A, anchors)
+    calibration = calibrate(SWEDISH_F_TO_A, anchors, ladder_prior_anchors=0.0)
     means = dict(zip(SWEDISH_F_TO_A.labels, calibration.grade_means, strict=True))
     assert means["D"] == pytest.approx(0.3)
     assert means["C"] == pytest.approx(0.3)
@@ -114,9 +114,11 @@ def test_grade_probabilities_sum_to_one(scores: list[float], se: float) -> None:
 def test_an_essay_equal_to_an_anchor_most_likely_gets_that_anchors_grade(
     gaps: list[float], start: float, which: int
 ) -> None:
+    # Without shrinkage toward the ladder, however unevenly the anchors are spaced; with it
+    # (the default), an anchor far off the ladder may lend its grade to a neighbour.
     scores = np.cumsum([start, *gaps])
     anchors = [AnchorScore(g, float(s)) for g, s in zip(SWEDISH_F_TO_A.labels, scores, strict=True)]
-    calibration = calibrate(SWEDISH_F_TO_A, anchors)
+    calibration = calibrate(SWEDISH_F_TO_A, anchors, ladder_prior_anchors=0.0)
     se = min(gaps) / 4.0
     projection = project_grades(calibration, np.array([scores[which]]), np.array([se]))[0]
     assert projection.grade == SWEDISH_F_TO_A.labels[which]
@@ -129,3 +131,35 @@ def test_zero_standard_error_puts_all_mass_in_the_containing_grade() -> None:
     projection = project_grades(calibration, np.array([2.6]), np.array([0.0]))[0]  # means 0,1,...,5
     assert projection.grade == "C"
     assert projection.probability == 1.0
+
+
+def test_few_anchors_per_grade_lean_on_the_ladder_and_many_keep_their_own_mean() -> None:
+    # Ladder through all anchors: 0, 1, 2, 3 for grades E..B; grade D's anchors sit high.
+    few = [AnchorScore("E", 0.0), AnchorScore("D", 1.6), AnchorScore("C", 2.0)]
+    few += [AnchorScore("B", 3.0)]
+    many = few[:1] + [AnchorScore("D", 1.6)] * 40 + few[2:]
+    d = SWEDISH_F_TO_A.index("D")
+    own_few = calibrate(SWEDISH_F_TO_A, few, ladder_prior_anchors=0.0).grade_means[d]
+    shrunk_few = calibrate(SWEDISH_F_TO_A, few).grade_means[d]
+    shrunk_many = calibrate(SWEDISH_F_TO_A, many).grade_means[d]
+    assert own_few == pytest.approx(1.6)
+    assert shrunk_few < own_few - 0.1  # one anchor: pulled toward the ladder
+    assert shrunk_many == pytest.approx(1.6, abs=0.05)  # forty anchors: barely moved
+    with pytest.raises(ValueError, match="ladder_prior_anchors"):
+        calibrate(SWEDISH_F_TO_A, few, ladder_prior_anchors=-1.0)
+
+
+@settings(max_examples=40)
+@given(
+    gap=st.floats(min_value=0.3, max_value=3.0),
+    jitter=st.lists(st.floats(min_value=-0.2, max_value=0.2), min_size=6, max_size=6),
+    which=st.integers(0, 5),
+)
+def test_with_the_ladder_an_essay_equal_to_a_nearly_evenly_spaced_anchor_gets_its_grade(
+    gap: float, jitter: list[float], which: int
+) -> None:
+    scores = gap * (np.arange(6.0) + np.array(jitter))
+    anchors = [AnchorScore(g, float(s)) for g, s in zip(SWEDISH_F_TO_A.labels, scores, strict=True)]
+    calibration = calibrate(SWEDISH_F_TO_A, anchors)
+    projection = project_grades(calibration, np.array([scores[which]]), np.array([gap / 8.0]))[0]
+    assert projection.grade == SWEDISH_F_TO_A.labels[which]

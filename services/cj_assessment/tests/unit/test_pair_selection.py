@@ -1,8 +1,15 @@
 from collections import Counter
 
 import numpy as np
+import pytest
 from cj_assessment.domain.comparisons import ComparisonArrays
-from cj_assessment.domain.pair_selection import information_weights, select_wave
+from cj_assessment.domain.pair_selection import (
+    PairSelectionConfig,
+    expected_pair_information,
+    information_weights,
+    score_density,
+    select_wave,
+)
 from cj_assessment.domain.scaling import fit_bradley_terry, is_connected
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -151,7 +158,8 @@ def test_large_batch_gets_a_nearly_full_wave_from_its_candidates() -> None:
         ("sim",) * len(first),
     )
     fit = fit_bradley_terry(n, data, require_connected=False)
-    wave = select_wave(n, history, rng, estimate=fit)
+    full = PairSelectionConfig(min_weight_share=0.0)
+    wave = select_wave(n, history, rng, estimate=fit, config=full)
     items = [i for p in wave for i in (p.a_index, p.b_index)]
     assert len(wave) >= 495
     assert len(items) == len(set(items))
@@ -171,3 +179,69 @@ def test_random_warm_up_connects_the_graph_within_a_few_waves() -> None:
         ("sim",) * len(history),
     )
     assert is_connected(n, data)
+
+
+def test_a_wave_leaves_out_items_whose_every_pair_is_worth_little() -> None:
+    # Items 0-3 are close and uncertain; 4-7 are settled and far from everything.
+    scores = [0.0, 0.1, 0.2, 0.3, 8.0, 16.0, 24.0, 32.0]
+    estimate = Estimate(scores, [1.0] * 4 + [0.001] * 4)
+    history = [(0, 7)] * 4  # past the warm-up
+    partial = PairSelectionConfig(min_weight_share=0.5, density_power=2.0)
+    wave = select_wave(8, history, np.random.default_rng(0), estimate=estimate, config=partial)
+    assert {i for p in wave for i in (p.a_index, p.b_index)} == {0, 1, 2, 3}
+    filled = select_wave(8, history, np.random.default_rng(0), estimate=estimate)
+    assert len(filled) == 4  # the default fills every wave
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    mean=st.floats(min_value=-6.0, max_value=6.0),
+    variance=st.floats(min_value=0.0, max_value=9.0),
+    lapse=st.floats(min_value=0.0, max_value=0.5),
+)
+def test_expected_information_matches_a_fine_grid_and_lapses_only_lower_it(
+    mean: float, variance: float, lapse: float
+) -> None:
+    z = np.linspace(-10.0, 10.0, 40_001)
+    density = np.exp(-0.5 * z * z)
+    d = mean + np.sqrt(variance) * z
+    slope = 1.0 / (2.0 + np.exp(d) + np.exp(-d))
+    p = lapse / 2.0 + (1.0 - lapse) / (1.0 + np.exp(-d))
+    pointwise = (1.0 - lapse) ** 2 * slope**2 / (p * (1.0 - p))
+    reference = float(np.sum(pointwise * density) / np.sum(density))
+    (quadrature,) = expected_pair_information(np.array([mean]), np.array([variance]), lapse)
+    assert quadrature == pytest.approx(reference, rel=0.03)
+    (without,) = expected_pair_information(np.array([mean]), np.array([variance]))
+    assert quadrature <= without + 1e-12
+
+
+def test_score_density_is_highest_in_the_crowd() -> None:
+    scores = np.array([-5.0, -0.2, -0.1, 0.0, 0.1, 0.2, 5.0])
+    density = score_density(scores)
+    assert density[3] == density.max()
+    assert density[0] < density[3]
+    assert density[-1] < density[3]
+    assert np.all(score_density(np.zeros(4)) == 1.0)
+
+
+def test_selection_config_rejects_nonsense() -> None:
+    with pytest.raises(ValueError, match="min_weight_share"):
+        PairSelectionConfig(min_weight_share=1.5)
+    with pytest.raises(ValueError, match="lapse_rate"):
+        PairSelectionConfig(lapse_rate=1.0)
+    with pytest.raises(ValueError, match="density_power"):
+        PairSelectionConfig(density_power=-1.0)
+
+
+def test_rank_weighting_prefers_pairs_in_the_crowd() -> None:
+    # Two equally uncertain close pairs: one amid many items (0, 1), one alone in the tail.
+    crowd = np.linspace(-0.5, 0.5, 12)
+    scores = np.concatenate([crowd, [6.0, 6.1]])
+    estimate = Estimate(scores.tolist(), [0.3] * len(scores))
+    first, second = np.array([5, 12]), np.array([6, 13])
+    plain = information_weights(estimate, first, second)
+    assert plain[0] == pytest.approx(plain[1], rel=0.05)
+    density = score_density(estimate.scores) ** 2
+    weighted = (estimate.covariance * density[None, :]) @ estimate.covariance
+    in_crowd, in_tail = information_weights(estimate, first, second, weighted)
+    assert in_crowd > 2.0 * in_tail

@@ -9,17 +9,24 @@ once, so the requests of one wave can all be in flight together. Rules:
    comparison graph, until the warm-up share of comparisons is scheduled and
    an estimate is available.
 3. Then each candidate pair is weighted by its expected information: the
-   expected reduction in the total variance of the scores if it is judged
-   once (see :func:`information_weights`), and the wave is a greedy
-   maximum-weight matching over the candidates.
-4. Which item is shown first is a fair coin per pair, so position bias
+   expected reduction in the (optionally rank-weighted) variance of the
+   scores if it is judged once (see :func:`information_weights`), and the
+   wave is a greedy maximum-weight matching over the candidates.
+4. Optionally (``min_weight_share > 0``) a wave holds only pairs worth at
+   least that share of the best candidate's weight, so an item whose place
+   is settled sits a wave out. Off by default: with ``density_power=2`` and
+   ``min_weight_share=0.5`` the benchmark needs about a tenth fewer
+   judgements for rank correlation 0.95, but the judgements are then nearly
+   all near-ties, which carry so little evidence of the spread that the
+   empirical-Bayes reliability (see ``reliability``) falls well below the
+   truth (mean error 0.16 against about 0.03, development seeds).
+5. Which item is shown first is a fair coin per pair, so position bias
    averages out of the scores and can be estimated separately.
 
 The estimate may be a provisional fit (``require_connected=False``): while the
 graph is still in pieces its prior ties them together, and the covariance
 makes pairs that bridge them valuable. Measured by
-``benchmarks/cj_efficiency.py``: about a fifth fewer judgements than random
-pairing for the same rank correlation with true ability.
+``benchmarks/cj_efficiency.py`` against random pairing in the same run.
 
 For large batches the candidates are each item's nearest neighbours on the
 current scale plus random partners, and a final complete pass over whatever
@@ -33,13 +40,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+from scipy.special import expit
 
 from cj_assessment.domain.comparisons import BoolArray, FloatArray, IntArray, ScheduledPair
 from cj_assessment.domain.scaling import comparison_components
 
-# sqrt(pi / 8): the logistic sigmoid is close to Phi(_PROBIT_SCALE * x).
-_PROBIT_SCALE = float(np.sqrt(np.pi / 8.0))
-_INV_SQRT_2PI = float(1.0 / np.sqrt(2.0 * np.pi))
+# Probabilists' Gauss-Hermite rule: E[f(Z)] for Z ~ N(0, 1) as a weighted sum.
+_HERMITE_NODES, _raw_weights = np.polynomial.hermite_e.hermegauss(24)
+_HERMITE_WEIGHTS: FloatArray = _raw_weights / _raw_weights.sum()
+_QUADRATURE_CHUNK = 16_384  # pairs per block, to bound memory for large candidate sets
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,13 @@ class PairSelectionConfig:
 
     ``warmup_judgements_per_item`` is comparisons / items scheduled at random
     before the scale steers selection (0.5 = one full wave).
+    ``density_power`` weights each item's score variance by the density of
+    items around its score to this power (0 = plain total variance; 2 = the
+    expected squared rank error, since a score error moves a rank by about
+    ``n * density * error``). ``min_weight_share`` drops candidates worth less
+    than that share of the best one (0 = always fill the wave).
+    ``lapse_rate`` is the judge's assumed share of coin-flip judgements, which
+    caps what a lopsided pair can tell.
     """
 
     warmup_judgements_per_item: float = 0.5
@@ -55,6 +71,17 @@ class PairSelectionConfig:
     random_partners: int = 16
     all_pairs_limit: int = 20_000
     bridge_bonus: float = 1.0
+    density_power: float = 0.0
+    min_weight_share: float = 0.0
+    lapse_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_weight_share <= 1.0:
+            raise ValueError("min_weight_share must be in [0, 1]")
+        if not 0.0 <= self.lapse_rate < 1.0:
+            raise ValueError("lapse_rate must be in [0, 1)")
+        if self.density_power < 0.0:
+            raise ValueError("density_power cannot be negative")
 
 
 class ScaleEstimate(Protocol):
@@ -104,17 +131,23 @@ def select_wave(
     weigh = (
         _random_weigher(history.component_labels(), rng, cfg.bridge_bonus)
         if steering is None
-        else _information_weigher(steering)
+        else _information_weigher(steering, cfg)
     )
+    share = 0.0 if steering is None else cfg.min_weight_share
 
     matched = np.zeros(n_items, dtype=np.bool_)
-    chosen = _greedy_matching(first, second, weigh(first, second), matched, limit)
+    weights = weigh(first, second)
+    floor = share * float(weights.max()) if len(weights) else 0.0
+    keep = weights >= floor
+    chosen = _greedy_matching(first[keep], second[keep], weights[keep], matched, limit)
     if not use_all_pairs and len(chosen) < limit:
         rest = np.flatnonzero(~matched)
         if len(rest) >= 2:
             i, j = np.triu_indices(len(rest), k=1)
             a, b = history.at_tier(rest[i], rest[j], tier)
-            chosen += _greedy_matching(a, b, weigh(a, b), matched, limit - len(chosen))
+            w = weigh(a, b)
+            keep = w >= floor
+            chosen += _greedy_matching(a[keep], b[keep], w[keep], matched, limit - len(chosen))
     swap = rng.random(len(chosen)) < 0.5
     return [
         ScheduledPair(b, a) if flip else ScheduledPair(a, b)
@@ -127,14 +160,19 @@ def information_weights(
     first: IntArray,
     second: IntArray,
     squared_covariance: FloatArray | None = None,
+    *,
+    lapse_rate: float = 0.0,
 ) -> FloatArray:
-    """Expected reduction in the total score variance if each pair is judged once.
+    """Expected reduction in the (weighted) total score variance if each pair is judged once.
 
-    One judgement of ``i`` against ``j`` adds Fisher information ``p(1 - p)``
-    along ``u = e_i - e_j``. Averaged over the current uncertainty of the
-    difference (variance ``v = u'Σu``, probit approximation) that is ``info``,
-    and the rank-one update of the score covariance ``Σ`` lowers its trace by
-    ``info * |Σu|² / (1 + info * v)``. Close pairs (high ``p(1 - p)``) whose
+    One judgement of ``i`` against ``j`` adds Fisher information ``I(d)``
+    along ``u = e_i - e_j``, where ``d`` is their score difference; with
+    lapses (coin flips at rate ``lapse_rate``) ``I`` falls off faster for
+    lopsided pairs. ``info`` is ``I`` averaged over the current uncertainty
+    of ``d`` (mean ``s_i - s_j``, variance ``v = u'Σu``; Gauss-Hermite), and
+    the rank-one update of the score covariance ``Σ`` lowers ``tr(WΣ)`` by
+    ``info * u'ΣWΣu / (1 + info * v)``. ``squared_covariance`` is ``ΣWΣ``
+    (``Σ²`` when omitted: every item weighs the same). Close pairs whose
     relative position is uncertain win, and so do pairs that tie together
     parts of the scale that are only loosely linked, which closest-score
     pairing neglects.
@@ -143,22 +181,60 @@ def information_weights(
     sq = cov @ cov if squared_covariance is None else squared_covariance
     scores = estimate.scores
     var_diff = np.maximum(cov[first, first] + cov[second, second] - 2.0 * cov[first, second], 0.0)
-    spread = np.sqrt(1.0 + _PROBIT_SCALE**2 * var_diff)
-    z = _PROBIT_SCALE * (scores[first] - scores[second]) / spread
-    info = _PROBIT_SCALE * _INV_SQRT_2PI * np.exp(-0.5 * z * z) / spread
+    info = expected_pair_information(scores[first] - scores[second], var_diff, lapse_rate)
     leverage = sq[first, first] + sq[second, second] - 2.0 * sq[first, second]
     weights: FloatArray = info * leverage / (1.0 + info * var_diff)
     return weights
 
 
+def expected_pair_information(
+    mean_difference: FloatArray, variance: FloatArray, lapse_rate: float = 0.0
+) -> FloatArray:
+    """Fisher information of one judgement about ``d ~ N(mean, variance)``, averaged over ``d``.
+
+    A lapse is a coin flip: ``P = lapse/2 + (1 - lapse) * sigmoid(d)``, whose
+    information is ``(1 - lapse)² s(d)² / (P (1 - P))`` with ``s = sigmoid'``
+    (just ``s(d)`` without lapses).
+    """
+    mean = np.asarray(mean_difference, dtype=np.float64)
+    sd = np.sqrt(np.maximum(np.asarray(variance, dtype=np.float64), 0.0))
+    info: FloatArray = np.empty(len(mean))
+    for start in range(0, len(mean), _QUADRATURE_CHUNK):
+        part = slice(start, start + _QUADRATURE_CHUNK)
+        d = mean[part, None] + sd[part, None] * _HERMITE_NODES[None, :]
+        slope = expit(d) * expit(-d)
+        if lapse_rate > 0.0:
+            p = lapse_rate / 2.0 + (1.0 - lapse_rate) * expit(d)
+            slope = (1.0 - lapse_rate) ** 2 * slope**2 / (p * (1.0 - p))
+        info[part] = slope @ _HERMITE_WEIGHTS
+    return info
+
+
+def score_density(scores: FloatArray) -> FloatArray:
+    """Gaussian kernel density of the scores at each score (Silverman's bandwidth)."""
+    n = len(scores)
+    spread = float(np.std(scores))
+    if n < 2 or spread <= 0.0:
+        return np.ones(n)
+    bandwidth = 1.06 * spread * n**-0.2
+    z = (scores[:, None] - scores[None, :]) / bandwidth
+    density: FloatArray = np.exp(-0.5 * z * z).sum(axis=1) / (n * bandwidth * np.sqrt(2 * np.pi))
+    return density
+
+
 Weigher = Callable[[IntArray, IntArray], FloatArray]
 
 
-def _information_weigher(estimate: ScaleEstimate) -> Weigher:
-    squared = estimate.covariance @ estimate.covariance
+def _information_weigher(estimate: ScaleEstimate, cfg: PairSelectionConfig) -> Weigher:
+    cov = estimate.covariance
+    item_weights = score_density(estimate.scores) ** cfg.density_power
+    item_weights /= item_weights.mean()
+    weighted_square = (cov * item_weights[None, :]) @ cov
 
     def weigh(first: IntArray, second: IntArray) -> FloatArray:
-        return information_weights(estimate, first, second, squared)
+        return information_weights(
+            estimate, first, second, weighted_square, lapse_rate=cfg.lapse_rate
+        )
 
     return weigh
 
