@@ -75,8 +75,10 @@ async def submit_sample(client: TeacherClient) -> tuple[str, dict[str, Any]]:
         stream = client.events(batch_id, until="pipeline.completed", read_timeout_s=120)
         async for event in stream:
             if event is not None and event.event in LIVE_KINDS:
-                details = event.data if isinstance(event.data, dict) else {}
-                print(f"  live: {event.event:<18} {details.get('phase') or ''}")
+                details = event.data.get("data", {}) if isinstance(event.data, dict) else {}
+                print(
+                    f"  live: {event.event:<18} {details.get('phase') or details.get('status', '')}"
+                )
     await client.wait_for_status(batch_id, FINAL, within_s=60)
     return batch_id, await client.results(batch_id)
 

@@ -17,7 +17,7 @@ from huleedu_service_libs.local_infra.platform import Platform
 
 pytestmark = [pytest.mark.functional, pytest.mark.timeout(600)]
 
-PIPELINE = "spellcheck"
+PIPELINE = "cj_assessment"
 """The pipeline the teacher starts (`cj_assessment` once comparative judgement runs)."""
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,6 +145,7 @@ async def test_a_teacher_runs_a_batch_from_the_page(page: Page) -> None:
     if PIPELINE == "cj_assessment":
         ranks = await rows.locator("td:nth-child(1)").all_text_contents()
         assert ranks[: len(ESSAYS)] == [str(rank) for rank in range(1, len(ESSAYS) + 1)]
+        await expect(page.locator("#results-summary")).to_contain_text("comparisons")
     await snap(page, "06-results")
 
     most_errors = errors.index(max(errors))

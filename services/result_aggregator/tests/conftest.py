@@ -272,6 +272,7 @@ def story(user_id: str = TEACHER, *, pipeline: bool = True, start: int = 0) -> S
                 AssessmentResult(
                     batch_id=batch_id,
                     comparisons_completed=3,
+                    reliability=0.8,
                     essays=[
                         EssayAssessmentResult(
                             essay_id=anchor,

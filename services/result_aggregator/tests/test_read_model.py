@@ -80,6 +80,7 @@ async def test_finished_pipeline_gives_ranks_grades_counts_failures_and_timings(
     assert [(a.essay_id, a.rank, a.grade) for a in results.anchors] == [(told.anchor_id, 1, "A")]
     assert told.anchor_id not in {e.essay_id for e in status.essays}
     assert results.comparisons_completed == 3
+    assert results.reliability == 0.8
 
     timings = results.timings
     assert timings.requested_pipeline == "cj_assessment"

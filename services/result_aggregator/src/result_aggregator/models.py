@@ -63,6 +63,7 @@ batches = Table(
     Column("pipeline_started_at", DateTime(timezone=True), nullable=True),
     Column("pipeline_finished_at", DateTime(timezone=True), nullable=True),
     Column("comparisons_completed", Integer, nullable=True),
+    Column("reliability", Float, nullable=True),
     # Phases the last completed pipeline skipped (done by an earlier run), as BOS reported.
     Column("skipped_phases", JSONB, nullable=False, server_default="[]"),
     # The last progress `seq` handed out; incremented under this row's lock.

@@ -142,6 +142,9 @@ class BatchResults(BaseModel):
     title: str | None
     course_code: str
     comparisons_completed: int | None = None
+    reliability: float | None = Field(
+        default=None, description="How much of the scale is real, not judging noise (0-1)."
+    )
     timings: PipelineTimings
     essays: list[EssayResult]
     anchors: list[AnchorResult]

@@ -422,8 +422,15 @@ async function showResults() {
     : "Essays by file name (not ranked: comparative judgement has not run)";
   const seconds = results.timings ? results.timings.duration_s : null;
   const took = typeof seconds === "number" ? ` The pipeline took ${seconds.toFixed(1)} s.` : "";
+  const judged =
+    typeof results.comparisons_completed === "number"
+      ? ` Ranked from ${results.comparisons_completed} comparisons` +
+        (typeof results.reliability === "number"
+          ? `, reliability ${results.reliability.toFixed(2)} (1 = the order is all signal, 0 = all noise).`
+          : ".")
+      : "";
   $("results-summary").textContent =
-    `${results.essays.length} essay(s); batch ${results.status.replaceAll("_", " ")}.${took}`;
+    `${results.essays.length} essay(s); batch ${results.status.replaceAll("_", " ")}.${took}${judged}`;
   $("results-section").hidden = false;
   $("progress-section").dataset.state = "done";
   $("progress-summary").textContent = `${$("progress-summary").textContent} Finished.`;

@@ -30,6 +30,7 @@ class BatchRecord:
     pipeline_started_at: datetime | None = None
     pipeline_finished_at: datetime | None = None
     comparisons_completed: int | None = None
+    reliability: float | None = None
     skipped_phases: list[str] = field(default_factory=list)
     last_seq: int = 0
     registered_at: datetime | None = None

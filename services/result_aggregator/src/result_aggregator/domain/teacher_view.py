@@ -269,6 +269,7 @@ def results_view(facts: BatchFacts) -> BatchResults:
         title=facts.batch.title,
         course_code=facts.batch.course_code or "",
         comparisons_completed=facts.batch.comparisons_completed,
+        reliability=facts.batch.reliability,
         timings=timings(facts),
         essays=rows,
         anchors=[

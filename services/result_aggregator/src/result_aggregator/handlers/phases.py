@@ -305,7 +305,9 @@ async def handle_assessment_result(
     change = BatchChange(uow, announcer)
     await change.lock(result.batch_id)
     await change.model.update_batch(
-        result.batch_id, comparisons_completed=result.comparisons_completed
+        result.batch_id,
+        comparisons_completed=result.comparisons_completed,
+        reliability=result.reliability,
     )
     await change.model.upsert_essays(
         result.batch_id,

@@ -91,6 +91,7 @@ def upgrade() -> None:
         _at("pipeline_started_at"),
         _at("pipeline_finished_at"),
         sa.Column("comparisons_completed", sa.Integer(), nullable=True),
+        sa.Column("reliability", sa.Float(), nullable=True),
         sa.Column("skipped_phases", postgresql.JSONB(), nullable=False, server_default="[]"),
         sa.Column("last_seq", sa.Integer(), nullable=False, server_default="0"),
         _at("registered_at"),
