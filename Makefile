@@ -63,7 +63,7 @@ bench: $(addprefix bench-,$(BENCHMARKS))
 bench-%: install
 	@test -f benchmarks/$*.py || { echo "no benchmark benchmarks/$*.py"; exit 2; }
 	$(INFRA) up --state-dir .local/bench >/dev/null
-	eval "$$($(INFRA) env --state-dir .local/bench)" && $(PY) benchmarks/$*.py
+	eval "$$($(INFRA) env --state-dir .local/bench)" && $(PY) -P benchmarks/$*.py
 
 clean:
 	-$(INFRA) down

@@ -8,10 +8,10 @@ from typing import Any
 
 from api_gateway.batch_status import agreed_status, batch_status_view
 from api_gateway.clients import BatchView
-from api_gateway.models import BatchStatusView
 from hypothesis import given
 from hypothesis import strategies as st
 
+from common_core.read_model import BatchStatusView
 from common_core.status import BatchClientStatus
 
 

@@ -17,8 +17,8 @@ from result_aggregator.domain.folding import (
     requested,
 )
 from result_aggregator.domain.records import EssayRecord, RejectedFile
-from result_aggregator.views import BatchResults, EssayResult, PipelineTimings
 
+from common_core.read_model import BatchResults, EssayResult, PipelineTimings
 from common_core.status import BatchStatus, EssayStatus, PhaseName
 
 BATCH = uuid.uuid4()

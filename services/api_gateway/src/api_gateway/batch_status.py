@@ -10,7 +10,7 @@ shown is the less advanced of the two: a teacher who sees `ready` can start a pi
 from __future__ import annotations
 
 from api_gateway.clients import BatchView
-from api_gateway.models import BatchStatusView, EssayCounts
+from common_core.read_model import BatchStatusView, EssayCounts
 from common_core.status import BatchClientStatus
 
 _PROGRESS = {

@@ -9,6 +9,13 @@ from quart import Blueprint, Response, jsonify, request
 from quart_schema import document_response, validate_querystring, validate_response
 
 from common_core.errors import ErrorCode
+from common_core.read_model import (
+    BatchList,
+    BatchResults,
+    BatchStatusView,
+    EssayResultDetail,
+    ListBatchesQuery,
+)
 from huleedu_service_libs.database import UnitOfWork
 from huleedu_service_libs.http import FromDishka, HttpError
 from result_aggregator.domain.csv_export import csv_file_name, results_csv
@@ -21,15 +28,7 @@ from result_aggregator.domain.teacher_view import (
 )
 from result_aggregator.repository import ReadModel
 from result_aggregator.settings import ResultAggregatorSettings
-from result_aggregator.views import (
-    BatchList,
-    BatchResults,
-    BatchStatusView,
-    EssayResultDetail,
-    ListBatchesQuery,
-    ProgressPage,
-    ProgressQuery,
-)
+from result_aggregator.views import ProgressPage, ProgressQuery
 
 USER_ID_HEADER = "X-User-ID"
 CSV_MEDIA_TYPE = "text/csv"

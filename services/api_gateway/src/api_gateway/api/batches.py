@@ -26,11 +26,7 @@ from api_gateway.auth import AuthenticatedTeacher
 from api_gateway.batch_status import batch_status_view
 from api_gateway.clients import BatchOrchestratorClient, BatchView, ResultAggregatorClient
 from api_gateway.models import (
-    BatchList,
-    BatchResults,
-    BatchStatusView,
     EssayText,
-    ListBatchesQuery,
     PipelineAccepted,
     PipelineRequest,
     ProgressEvents,
@@ -40,6 +36,7 @@ from api_gateway.models import (
 )
 from api_gateway.pipeline_requests import PipelineRequestPublisher
 from common_core.errors import ErrorCode
+from common_core.read_model import BatchList, BatchResults, BatchStatusView, ListBatchesQuery
 from common_core.status import BatchStatus
 from huleedu_service_libs.content_client import (
     ContentClient,

@@ -11,8 +11,8 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from api_gateway.clients.upstream import UpstreamClient
-from api_gateway.models import BatchList, BatchResults, BatchStatusView, EssayResultDetail
 from common_core.progress import ProgressEvent
+from common_core.read_model import BatchList, BatchResults, BatchStatusView, EssayResultDetail
 from common_core.status import BatchClientStatus
 
 USER_ID_HEADER = "X-User-ID"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from result_aggregator.views import BatchResults, EssayResult
+from common_core.read_model import BatchResults, EssayResult
 
 CSV_COLUMNS = (
     "rank",

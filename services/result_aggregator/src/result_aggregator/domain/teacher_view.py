@@ -6,22 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from common_core.errors import ErrorCode
-from common_core.status import (
-    CLIENT_STATUS_FOR,
-    BatchClientStatus,
-    EssayStatus,
-    PhaseName,
-    PhaseStatus,
-)
-from result_aggregator.domain.folding import (
-    Placement,
-    latest_status,
-    place_files,
-    student_ranks,
-    visible_batch_status,
-)
-from result_aggregator.domain.records import BatchFacts, EssayRecord, PhaseRecord
-from result_aggregator.views import (
+from common_core.read_model import (
     AnchorResult,
     BatchResults,
     BatchStatusView,
@@ -38,6 +23,21 @@ from result_aggregator.views import (
     PhaseTiming,
     PipelineTimings,
 )
+from common_core.status import (
+    CLIENT_STATUS_FOR,
+    BatchClientStatus,
+    EssayStatus,
+    PhaseName,
+    PhaseStatus,
+)
+from result_aggregator.domain.folding import (
+    Placement,
+    latest_status,
+    place_files,
+    student_ranks,
+    visible_batch_status,
+)
+from result_aggregator.domain.records import BatchFacts, EssayRecord, PhaseRecord
 
 PHASE_ORDER = (PhaseName.SPELLCHECK, PhaseName.CJ_ASSESSMENT)
 
