@@ -248,15 +248,27 @@ class TeacherClient:
     async def wait_for_status(
         self, batch_id: str, statuses: Sequence[str], *, within_s: float = 60.0
     ) -> dict[str, Any]:
-        """Poll the status until it is one of `statuses`; raise TimeoutError with the last one."""
+        """Poll the status until it is one of `statuses`; raise TimeoutError with the last one.
+
+        A 429 (the teacher's request budget) is waited out as the gateway asks, not raised.
+        """
         deadline = time.monotonic() + within_s
+        last = "unknown"
         while True:
-            status = await self.batch_status(batch_id)
-            if status["status"] in statuses:
-                return status
+            try:
+                status = await self.batch_status(batch_id)
+            except ApiError as error:
+                if error.status != 429:
+                    raise
+                retry_after = (error.body or {}).get("details", {}).get("retry_after_seconds", 1)
+                await asyncio.sleep(min(float(retry_after), max(0.0, deadline - time.monotonic())))
+            else:
+                last = status["status"]
+                if last in statuses:
+                    return status
             if time.monotonic() > deadline:
-                raise TimeoutError(f"batch {batch_id} still {status['status']} after {within_s}s")
-            await asyncio.sleep(0.25)
+                raise TimeoutError(f"batch {batch_id} still {last} after {within_s}s")
+            await asyncio.sleep(0.5)
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         response = await self._http.request(method, path, **kwargs)
