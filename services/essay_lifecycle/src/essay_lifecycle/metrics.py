@@ -1,4 +1,4 @@
-"""ELS intake metrics (exposed on `/metrics` by the HTTP app, counted by the worker)."""
+"""ELS metrics for intake and phases, counted by the worker (served on its `METRICS_PORT`)."""
 
 from __future__ import annotations
 
