@@ -98,17 +98,17 @@ class SpellcheckerUnderTest:
             return await client.get(f"{self.content_url}/v1/content/{content_id}")
 
 
-def request_for(text_id: str) -> EventEnvelope[Any]:
+def request_for(text_id: str, language: str = "en") -> EventEnvelope[Any]:
     return REGISTRY.envelope(
         EssaySpellcheckRequested(
-            batch_id=uuid.uuid4(), essay_id=uuid.uuid4(), text_id=text_id, language="en"
+            batch_id=uuid.uuid4(), essay_id=uuid.uuid4(), text_id=text_id, language=language
         ),
         source_service="essay_lifecycle",
     )
 
 
 @pytest.fixture
-def spellcheck_request() -> Callable[[str], EventEnvelope[Any]]:
+def spellcheck_request() -> Callable[..., EventEnvelope[Any]]:
     return request_for
 
 

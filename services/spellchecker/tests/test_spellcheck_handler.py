@@ -66,6 +66,21 @@ async def test_the_corrected_text_is_stored_and_one_result_reported(
         assert job["counts"] == {str(k): v for k, v in result.error_counts.items()}
 
 
+async def test_an_essay_in_a_language_without_a_dictionary_passes_unchanged(
+    spellchecker_factory, spellcheck_request
+) -> None:
+    swedish = "Min sommar i Skåne var lång och varm, och jag läste mycket varje dag."
+    async with spellchecker_factory() as checker:
+        text_id = await checker.store(swedish)
+        await checker.deliver(spellcheck_request(text_id, language="sv"))
+
+        [row] = await checker.outbox_rows()
+        result = result_of(row)
+        assert result.error is None
+        assert result.corrected_text_id == text_id  # not "corrected" into English
+        assert (result.corrections, result.error_counts) == ([], {})
+
+
 async def test_missing_content_is_reported_as_the_essays_failure(
     spellchecker_factory, spellcheck_request
 ) -> None:

@@ -3,6 +3,8 @@
 The result is recorded with the job row and the outbox event in one transaction, so a
 redelivered request (same event id) reports nothing twice. Text that cannot be read is the
 essay's failure (reported); content_service being down is not, so it raises and is retried.
+An essay in a language without a dictionary here (only English has one) is passed on
+unchanged with no corrections, rather than "corrected" into English.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from spellchecker.domain.checker import Spellchecker
 from spellchecker.repository import SpellcheckJobs
 
 SERVICE_NAME = "spellchecker"
+CHECKED_LANGUAGES = frozenset({"en"})
 _log = get_logger(__name__)
 
 
@@ -74,6 +77,18 @@ async def _spellcheck(
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return _failed(request, envelope, "essay text is not UTF-8", None)
+    if request.language not in CHECKED_LANGUAGES:
+        _log.warning(
+            "spellcheck_language_unchecked",
+            essay_id=str(request.essay_id),
+            language=request.language,
+        )
+        return SpellcheckResult(
+            batch_id=request.batch_id,
+            essay_id=request.essay_id,
+            original_text_id=request.text_id,
+            corrected_text_id=request.text_id,
+        )
     checked = checker.check(text)
     corrected_text_id = await content.store(
         checked.corrected.encode("utf-8"), TEXT_MEDIA_TYPE, correlation_id=envelope.correlation_id
