@@ -33,6 +33,14 @@ from huleedu_service_libs.runtime import ServiceDefinition, build_http_app
 from huleedu_service_libs.settings import ServiceSettings
 
 
+def _upstream(
+    http: httpx.AsyncClient, settings: GatewaySettings, service: str, base_url: str
+) -> UpstreamClient:
+    return UpstreamClient(
+        http, service=service, base_url=base_url, timeout=settings.upstream_timeout_seconds
+    )
+
+
 class GatewayProvider(Provider):
     settings = from_context(provides=GatewaySettings, scope=Scope.APP)
 
@@ -50,23 +58,13 @@ class GatewayProvider(Provider):
         self, http: httpx.AsyncClient, settings: GatewaySettings
     ) -> BatchOrchestratorClient:
         return BatchOrchestratorClient(
-            UpstreamClient(
-                http,
-                service="batch_orchestrator",
-                base_url=settings.batch_orchestrator_url,
-                timeout=settings.upstream_timeout_seconds,
-            )
+            _upstream(http, settings, "batch_orchestrator", settings.batch_orchestrator_url)
         )
 
     @provide(scope=Scope.APP)
     def file_service(self, http: httpx.AsyncClient, settings: GatewaySettings) -> FileServiceClient:
         return FileServiceClient(
-            UpstreamClient(
-                http,
-                service="file_service",
-                base_url=settings.file_service_url,
-                timeout=settings.upstream_timeout_seconds,
-            ),
+            _upstream(http, settings, "file_service", settings.file_service_url),
             timeout=settings.upload_timeout_seconds,
         )
 
@@ -75,12 +73,7 @@ class GatewayProvider(Provider):
         self, http: httpx.AsyncClient, settings: GatewaySettings
     ) -> ResultAggregatorClient:
         return ResultAggregatorClient(
-            UpstreamClient(
-                http,
-                service="result_aggregator",
-                base_url=settings.result_aggregator_url,
-                timeout=settings.upstream_timeout_seconds,
-            )
+            _upstream(http, settings, "result_aggregator", settings.result_aggregator_url)
         )
 
     @provide(scope=Scope.APP)
@@ -88,12 +81,7 @@ class GatewayProvider(Provider):
         self, http: httpx.AsyncClient, settings: GatewaySettings
     ) -> CJAssessmentClient:
         return CJAssessmentClient(
-            UpstreamClient(
-                http,
-                service="cj_assessment",
-                base_url=settings.cj_assessment_url,
-                timeout=settings.upstream_timeout_seconds,
-            )
+            _upstream(http, settings, "cj_assessment", settings.cj_assessment_url)
         )
 
     @provide(scope=Scope.APP)
