@@ -23,10 +23,9 @@ from file_service_harness import (  # type: ignore[import-not-found]
     BatchOrchestrator,
     FileService,
     FileServiceFactory,
-    start,
 )
 
-from huleedu_service_libs.testing.services import serve_app
+from huleedu_service_libs.testing.services import serve_service
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +36,7 @@ async def content_service_url(
     settings = settings_factory(
         "content_service", database_url=database_url, settings_class=ContentSettings
     )
-    async with serve_app(await start(CONTENT_DEFINITION, settings)) as url:
+    async with serve_service(CONTENT_DEFINITION, settings) as url:
         yield url
 
 
@@ -54,7 +53,7 @@ async def batch_orchestrator(
         settings_class=BatchOrchestratorSettings,
         kafka_topic_prefix=f"{topic_prefix}{uuid.uuid4().hex[:8]}.",
     )
-    async with serve_app(await start(BOS_DEFINITION, settings)) as url:
+    async with serve_service(BOS_DEFINITION, settings) as url:
         yield BatchOrchestrator(url=url, settings=settings)
 
 
@@ -82,7 +81,7 @@ async def file_service_factory(
         settings: FileSettings = settings_factory(
             "file_service", database_url=database_url, settings_class=FileSettings, **values
         )
-        async with serve_app(await start(DEFINITION, settings)) as url:
+        async with serve_service(DEFINITION, settings) as url:
             yield FileService(url=url, settings=settings)
 
     return make

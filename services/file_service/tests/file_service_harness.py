@@ -18,7 +18,6 @@ from batch_orchestrator.settings import BatchOrchestratorSettings
 from file_service.models import uploads
 from file_service.settings import FileSettings
 from pydantic import BaseModel
-from quart import Quart
 from sqlalchemy import pool, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -26,18 +25,9 @@ from common_core.events import REGISTRY
 from common_core.events.envelope import EventEnvelope
 from huleedu_service_libs.database import UnitOfWork, create_engine, create_session_factory
 from huleedu_service_libs.kafka.topics import TopicNamer
-from huleedu_service_libs.migrations import upgrade_to_head
 from huleedu_service_libs.outbox import OutboxWriter, outbox_table
-from huleedu_service_libs.runtime import ServiceDefinition, build_http_app
-from huleedu_service_libs.settings import ServiceSettings
 
 TEACHER = "teacher-1"
-
-
-async def start(definition: ServiceDefinition, settings: ServiceSettings) -> Quart:
-    assert definition.migrations is not None
-    await upgrade_to_head(settings.database_url, definition.migrations)
-    return await build_http_app(definition, settings)
 
 
 @dataclass

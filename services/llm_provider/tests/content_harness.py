@@ -11,9 +11,7 @@ import httpx
 from content_service.service import DEFINITION as CONTENT_DEFINITION
 from content_service.settings import ContentSettings
 
-from huleedu_service_libs.migrations import upgrade_to_head
-from huleedu_service_libs.runtime import build_http_app
-from huleedu_service_libs.testing.services import serve_app
+from huleedu_service_libs.testing.services import serve_service
 
 
 @asynccontextmanager
@@ -25,8 +23,7 @@ async def running_content_service(
     settings = settings_factory(
         "content_service", database_url=database_url, settings_class=ContentSettings
     )
-    await upgrade_to_head(database_url, CONTENT_DEFINITION.migrations_path)
-    async with serve_app(await build_http_app(CONTENT_DEFINITION, settings)) as url:
+    async with serve_service(CONTENT_DEFINITION, settings) as url:
         yield url
 
 

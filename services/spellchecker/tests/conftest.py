@@ -31,8 +31,7 @@ from huleedu_service_libs.kafka.topics import TopicNamer
 from huleedu_service_libs.migrations import upgrade_to_head
 from huleedu_service_libs.outbox.table import outbox_table
 from huleedu_service_libs.outbox.writer import OutboxWriter
-from huleedu_service_libs.runtime import build_http_app
-from huleedu_service_libs.testing.services import closed_port_url, serve_app
+from huleedu_service_libs.testing.services import closed_port_url, serve_service
 
 
 @pytest.fixture(name="closed_port_url")
@@ -48,8 +47,7 @@ async def content_service_url(
     settings = settings_factory(
         "content_service", database_url=database_url, settings_class=ContentSettings
     )
-    await upgrade_to_head(database_url, CONTENT_DEFINITION.migrations_path)
-    async with serve_app(await build_http_app(CONTENT_DEFINITION, settings)) as url:
+    async with serve_service(CONTENT_DEFINITION, settings) as url:
         yield url
 
 

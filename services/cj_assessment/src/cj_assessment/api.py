@@ -12,7 +12,7 @@ import uuid
 from uuid import UUID
 
 from pydantic import BaseModel, Field
-from quart import Blueprint, request
+from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
 from cj_assessment.grade_scales import GradeScaleName, grade_scale, is_grade_on
@@ -26,10 +26,14 @@ from huleedu_service_libs.content_client import (
     ContentServiceUnavailableError,
 )
 from huleedu_service_libs.database import UnitOfWork
-from huleedu_service_libs.http import FromDishka, HttpError, current_correlation_id
+from huleedu_service_libs.http import (
+    USER_ID_HEADER,
+    FromDishka,
+    HttpError,
+    acting_user_id,
+    current_correlation_id,
+)
 
-USER_ID_HEADER = "X-User-ID"
-MAX_USER_ID_LENGTH = 255
 MAX_ASSIGNMENT_ID_LENGTH = 128
 MAX_ANCHOR_CHARACTERS = 100_000
 
@@ -59,8 +63,8 @@ class AssignmentAnchors(BaseModel):
 
 
 def _user_id() -> str:
-    user_id = request.headers.get(USER_ID_HEADER, "").strip()
-    if not user_id or len(user_id) > MAX_USER_ID_LENGTH:
+    user_id = acting_user_id()
+    if user_id is None:
         raise HttpError(
             401, ErrorCode.UNAUTHORIZED, f"header {USER_ID_HEADER} must name the teacher"
         )

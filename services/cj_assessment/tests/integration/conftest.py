@@ -14,8 +14,7 @@ from content_service.settings import ContentSettings
 
 from huleedu_service_libs.database import create_engine
 from huleedu_service_libs.migrations import upgrade_to_head
-from huleedu_service_libs.runtime import build_http_app
-from huleedu_service_libs.testing.services import serve_app
+from huleedu_service_libs.testing.services import serve_service
 
 sys.path.insert(0, str(Path(__file__).parent))  # lets tests import cj_harness
 
@@ -54,7 +53,5 @@ async def content_service_url(
     settings = settings_factory(
         "content_service", database_url=database_url, settings_class=ContentSettings
     )
-    assert CONTENT_DEFINITION.migrations is not None
-    await upgrade_to_head(database_url, CONTENT_DEFINITION.migrations)
-    async with serve_app(await build_http_app(CONTENT_DEFINITION, settings)) as url:
+    async with serve_service(CONTENT_DEFINITION, settings) as url:
         yield url

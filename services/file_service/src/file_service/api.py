@@ -39,12 +39,18 @@ from file_service.repository import RememberedUpload, UploadRepository
 from file_service.settings import FileSettings
 from huleedu_service_libs.content_client import ContentServiceUnavailableError
 from huleedu_service_libs.database import UnitOfWork
-from huleedu_service_libs.http import FromDishka, HttpError, current_correlation_id, inject
+from huleedu_service_libs.http import (
+    MAX_USER_ID_LENGTH,
+    USER_ID_HEADER,
+    FromDishka,
+    HttpError,
+    acting_user_id,
+    current_correlation_id,
+    inject,
+)
 from huleedu_service_libs.logging import get_logger, traceparent_for_current_context
 from huleedu_service_libs.settings import ServiceSettings
 
-USER_ID_HEADER = "X-User-ID"
-MAX_USER_ID_LENGTH = 255
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -176,8 +182,8 @@ def configure_body_limit(app: Quart, settings: ServiceSettings) -> None:
 
 
 def _user_id() -> str:
-    user_id = request.headers.get(USER_ID_HEADER, "").strip()
-    if not user_id or len(user_id) > MAX_USER_ID_LENGTH:
+    user_id = acting_user_id()
+    if user_id is None:
         raise HttpError(
             400,
             ErrorCode.VALIDATION_ERROR,

@@ -17,7 +17,7 @@ from common_core.read_model import (
     ListBatchesQuery,
 )
 from huleedu_service_libs.database import UnitOfWork
-from huleedu_service_libs.http import FromDishka, HttpError
+from huleedu_service_libs.http import USER_ID_HEADER, FromDishka, HttpError, acting_user_id
 from result_aggregator.domain.csv_export import csv_file_name, results_csv
 from result_aggregator.domain.records import BatchFacts
 from result_aggregator.domain.teacher_view import (
@@ -30,13 +30,12 @@ from result_aggregator.repository import ReadModel
 from result_aggregator.settings import ResultAggregatorSettings
 from result_aggregator.views import ProgressPage, ProgressQuery
 
-USER_ID_HEADER = "X-User-ID"
 CSV_MEDIA_TYPE = "text/csv"
 
 
 def _user_id() -> str:
-    user_id = request.headers.get(USER_ID_HEADER, "").strip()
-    if not user_id:
+    user_id = acting_user_id()
+    if user_id is None:
         raise HttpError(400, ErrorCode.VALIDATION_ERROR, f"the {USER_ID_HEADER} header is required")
     return user_id
 

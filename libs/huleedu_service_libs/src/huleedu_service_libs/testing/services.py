@@ -18,16 +18,29 @@ from huleedu_service_libs.runtime import ServiceDefinition, build_http_app
 from huleedu_service_libs.settings import ServiceSettings
 
 
+async def migrated_app(definition: ServiceDefinition, settings: ServiceSettings) -> Quart:
+    """The service's real HTTP app, its database migrated to head first."""
+    if definition.migrations is not None:
+        await upgrade_to_head(settings.database_url, definition.migrations)
+    return await build_http_app(definition, settings)
+
+
 @asynccontextmanager
 async def http_test_client(
     definition: ServiceDefinition, settings: ServiceSettings
 ) -> AsyncIterator[QuartClient]:
     """Migrate the service's database, build its real app and yield a test client."""
-    if definition.migrations is not None:
-        await upgrade_to_head(settings.database_url, definition.migrations)
-    app = await build_http_app(definition, settings)
-    async with app.test_app() as test_app:
+    async with (await migrated_app(definition, settings)).test_app() as test_app:
         yield cast(QuartClient, test_app.test_client())
+
+
+@asynccontextmanager
+async def serve_service(
+    definition: ServiceDefinition, settings: ServiceSettings
+) -> AsyncIterator[str]:
+    """Migrate the service's database and serve its real app on a free port; yields the URL."""
+    async with serve_app(await migrated_app(definition, settings)) as url:
+        yield url
 
 
 @asynccontextmanager

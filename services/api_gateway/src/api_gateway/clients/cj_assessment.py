@@ -9,8 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from api_gateway.clients.upstream import UpstreamClient
-
-USER_ID_HEADER = "X-User-ID"
+from huleedu_service_libs.http import USER_ID_HEADER
 
 
 class GradeScaleName(StrEnum):

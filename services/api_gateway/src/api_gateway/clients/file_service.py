@@ -10,8 +10,8 @@ from quart.datastructures import FileStorage
 
 from api_gateway.clients.upstream import UpstreamClient
 from api_gateway.models import UploadAccepted
+from huleedu_service_libs.http import USER_ID_HEADER
 
-USER_ID_HEADER = "X-User-ID"
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 

@@ -14,8 +14,8 @@ from api_gateway.clients.upstream import UpstreamClient
 from common_core.progress import ProgressEvent
 from common_core.read_model import BatchList, BatchResults, BatchStatusView, EssayResultDetail
 from common_core.status import BatchClientStatus
+from huleedu_service_libs.http import USER_ID_HEADER
 
-USER_ID_HEADER = "X-User-ID"
 CSV_MEDIA_TYPE = "text/csv"
 
 PROGRESS_PAGE_LIMIT = 500
