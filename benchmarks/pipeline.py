@@ -14,6 +14,7 @@ wall time over that. Last line: one JSON object.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import random
@@ -156,7 +157,7 @@ def in_process(checker: Spellchecker, texts: list[str], comparisons: int, seed: 
     return time.perf_counter() - started
 
 
-async def measure(infra: Endpoints) -> dict[str, Any]:
+async def measure(infra: Endpoints, sizes: tuple[int, ...] = SIZES) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     secret = secrets.token_hex(32)
     platform = Platform(
@@ -183,7 +184,7 @@ async def measure(infra: Endpoints) -> dict[str, Any]:
     try:
         token = issue_token("bench-teacher", secret, 7200)
         async with TeacherClient(platform.urls["api_gateway"], token, timeout=300) as client:
-            for size in SIZES:
+            for size in sizes:
                 texts = essay_texts(size, seed=size)
                 outcome = await platform_run(client, texts)
                 events = await counter.settled_count(outcome.batch_id)
@@ -207,5 +208,11 @@ async def measure(infra: Endpoints) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    figures = asyncio.run(measure(LocalInfra(ROOT / ".local" / "bench").up()))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=list(SIZES), help="batch sizes to run"
+    )
+    args = parser.parse_args()
+    infra = LocalInfra(ROOT / ".local" / "bench").up()
+    figures = asyncio.run(measure(infra, tuple(args.sizes)))
     print(json.dumps(figures))

@@ -172,7 +172,7 @@ class Lps:
         async with self.unit_of_work() as uow:
             for request in requests:
                 accepted += await accept_request(
-                    uow.session, self.queue, request, correlation_id=uuid.uuid4(), via=via
+                    uow, self.queue, request, correlation_id=uuid.uuid4(), via=via
                 )
             await uow.commit()
         return accepted

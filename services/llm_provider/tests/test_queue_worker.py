@@ -47,6 +47,24 @@ async def test_migrations_match_models(database_url: str) -> None:
     await check_migrations_match_models(database_url, DEFINITION.migrations_path, metadata)
 
 
+async def test_a_request_reaches_the_queue_only_once_its_row_has_committed(lps: Lps) -> None:
+    """A worker must never pop an id whose row it cannot see yet (it would wait or drop it)."""
+    kept, rolled_back = comparison_request(), comparison_request()
+    handler = event_handlers(lps.queue)[REGISTRY.spec_for_model(type(kept)).event_type]
+    async with lps.unit_of_work() as uow:
+        await handler(REGISTRY.envelope(kept, source_service="cj_assessment"), uow)
+        assert await lps.queue.members() == []  # written, not committed: not queued
+        await uow.commit()
+    assert await lps.queue.members() == [kept.request_id]
+
+    async with lps.unit_of_work() as uow:
+        await handler(REGISTRY.envelope(rolled_back, source_service="cj_assessment"), uow)
+        await uow.rollback()
+    assert await lps.queue.members() == [kept.request_id]
+    async with lps.sessions() as session:
+        assert await RequestRepository(session).get(rolled_back.request_id) is None
+
+
 async def test_a_request_delivered_three_times_is_judged_and_answered_once(lps: Lps) -> None:
     request = comparison_request()
     handler = event_handlers(lps.queue)[REGISTRY.spec_for_model(type(request)).event_type]

@@ -43,6 +43,15 @@ class ServiceSettings(BaseSettings):
     kafka_linger_ms: int = Field(
         default=1, description="Producer batching delay; every ms of it is publish latency."
     )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=100,
+        ge=0,
+        description=(
+            "Longest a fetch waits for new records. Apache Kafka answers as soon as data "
+            "arrives; Tansu (the dev broker) often holds the fetch for the whole wait, so it "
+            "bounds every hop's latency there. Lower costs the broker more idle fetches."
+        ),
+    )
     kafka_session_timeout_ms: int = Field(
         default=10_000, description="How long a silent consumer keeps its partitions."
     )

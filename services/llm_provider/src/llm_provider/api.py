@@ -63,7 +63,7 @@ def comparisons_blueprint() -> Blueprint:
         """Queue one comparison; posting the same request id again queues nothing new."""
         async with uow:
             await accept_request(
-                uow.session, queue, data, correlation_id=current_correlation_id(), via="http"
+                uow, queue, data, correlation_id=current_correlation_id(), via="http"
             )
             await uow.commit()
         return AcceptedComparison(request_id=data.request_id), 202

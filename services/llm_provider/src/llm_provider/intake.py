@@ -8,30 +8,34 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from common_core.events.llm import LLMComparisonRequest
+from huleedu_service_libs.database import UnitOfWork
 from llm_provider import metrics
 from llm_provider.queue import RequestQueue
 from llm_provider.repository import RequestRepository
 
 
 async def accept_request(
-    session: AsyncSession,
+    uow: UnitOfWork,
     queue: RequestQueue,
     request: LLMComparisonRequest,
     *,
     correlation_id: UUID | None,
     via: str,
 ) -> bool:
-    """Store and enqueue `request` inside the caller's transaction; False for a duplicate.
+    """Store `request` inside the caller's transaction and enqueue it once that commits.
 
-    The id may reach Redis a moment before the row commits: the worker waits briefly for an
-    invisible row, and housekeeping re-adds any committed queued row Redis does not hold.
+    The id reaches Redis only after its row is visible, so a worker never pops an id it cannot
+    claim yet. A crash between the commit and the push loses nothing: housekeeping re-adds
+    every committed queued row Redis does not hold. False for a duplicate.
     """
-    entry = await RequestRepository(session).add(request, correlation_id=correlation_id)
+    entry = await RequestRepository(uow.session).add(request, correlation_id=correlation_id)
     if entry is None:
         return False
-    await queue.push([entry])
+
+    async def enqueue() -> None:
+        await queue.push([entry])
+
+    uow.after_commit(enqueue)
     metrics.REQUESTS_ACCEPTED.labels(via).inc()
     return True

@@ -3,12 +3,13 @@
 Per request: claim the row (queued → in_flight, with a lease the slot keeps renewing); if the
 row already holds an answer (a crash after the provider answered), skip straight to the
 callback; else answer it (deadline, provider choice, texts from content_service, the
-ComparisonCaller with its limiter, retries and breaker), persist the answer, and then in one
-transaction write the callback to the outbox and mark the row done or failed.
+ComparisonCaller with its limiter, retries and breaker), then in one transaction persist the
+answer, mark the row done or failed and write the callback to the outbox.
 
 Housekeeping (at start and every few seconds) requeues rows whose lease expired, answers
 queued rows already past their deadline, and re-adds every queued row to Redis (ZADD NX), so
-a Redis that lost its data, or an id popped by a slot that died, never loses a request.
+a Redis that lost its data, an id popped by a slot that died, or an intake that committed
+but crashed before its push never loses a request.
 """
 
 from __future__ import annotations
@@ -44,8 +45,6 @@ from llm_provider.texts import ContentMissingError, ContentUnavailableError, Tex
 _log = get_logger(__name__)
 T = TypeVar("T")
 
-# Waits (real time) for the intake transaction that enqueued an id to commit its row.
-_INVISIBLE_ROW_WAITS_S = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 1.0, 2.0)
 _BREAKER_LEVEL = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
@@ -201,30 +200,28 @@ class ComparisonWorker:
             return False
         metrics.IN_FLIGHT.inc()
         try:
-            result = record.result
+            # Before the provider is paid: a broker that cannot take the callback fails here.
+            await self._ensure_topic(record.callback_topic)
+            if record.result is not None:  # answered before a crash: only the callback is due
+                return await self._finish(record, record.result, answer_is_new=False)
+            result = await self._with_lease(request_id, self._answer(record))
             if result is None:
-                result = await self._with_lease(request_id, self._answer(record))
-                if result is None:
-                    return False
-                async with self._sessions.begin() as session:
-                    if not await RequestRepository(session).save_result(result):
-                        return False  # another slot took over after our lease lapsed
-                self._count_usage(result)
-            return await self._finish(record, result)
+                return False
+            return await self._finish(record, result, answer_is_new=True)
         finally:
             metrics.IN_FLIGHT.dec()
 
     async def _claim(self, request_id: UUID) -> RequestRecord | None:
-        for wait_s in (*_INVISIBLE_ROW_WAITS_S, None):
-            async with self._sessions.begin() as session:
-                repository = RequestRepository(session)
-                record = await repository.claim(request_id, lease_until=self._lease_until())
-                if record is not None:
-                    return record
-                if await repository.exists(request_id):
-                    return None  # taken by another slot, or already answered
-            if wait_s is not None:
-                await asyncio.sleep(wait_s)
+        """The row, leased to this slot; None if another slot has it or it is answered.
+
+        Ids reach Redis only after their row commits, so a missing row is an id whose row was
+        pruned (or a stray member someone else put in the key): dropped with a warning.
+        """
+        async with self._sessions.begin() as session:
+            repository = RequestRepository(session)
+            record = await repository.claim(request_id, lease_until=self._lease_until())
+            if record is not None or await repository.exists(request_id):
+                return record
         _log.warning("queued_id_without_row_dropped", request_id=str(request_id))
         return None
 
@@ -293,16 +290,24 @@ class ComparisonWorker:
             metrics.RETRIES.labels(provider, retry.kind.value).inc()
         return outcome.to_result(request, correlation_id=record.correlation_id)
 
-    async def _finish(self, record: RequestRecord, result: LLMComparisonResult) -> bool:
-        topic = record.callback_topic
-        await self._ensure_topic(topic)
+    async def _finish(
+        self, record: RequestRecord, result: LLMComparisonResult, *, answer_is_new: bool
+    ) -> bool:
+        """In one transaction: keep a new answer, mark the row done or failed, write the
+        callback. False if another slot took the row over after this one's lease lapsed."""
         state = RequestState.DONE if result.error is None else RequestState.FAILED
-        async with UnitOfWork(self._sessions, self._callbacks.writer_for(topic)) as uow:
-            finished = await RequestRepository(uow.session).finish(record.request_id, state)
+        writer = self._callbacks.writer_for(record.callback_topic)
+        async with UnitOfWork(self._sessions, writer) as uow:
+            repository = RequestRepository(uow.session)
+            if answer_is_new and not await repository.save_result(result):
+                return False
+            finished = await repository.finish(record.request_id, state)
             if finished is None or finished.result is None:
                 return False
             await uow.publish(finished.result, correlation_id=finished.correlation_id)
             await uow.commit()
+        if answer_is_new:
+            self._count_usage(result)
         code = "none" if finished.result.error is None else finished.result.error.code.value
         metrics.CALLBACKS.labels(state.value, code).inc()
         return True

@@ -238,6 +238,7 @@ class ConsumerLoop:
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",
             "max_poll_records": self._max_records,
+            "fetch_max_wait_ms": self._settings.kafka_fetch_max_wait_ms,
             **self._consumer_options,
         }
         consumer = AIOKafkaConsumer(**options)

@@ -17,6 +17,4 @@ async def handle_comparison_request(
     request = envelope.data
     if not isinstance(request, LLMComparisonRequest):
         raise TypeError(f"expected LLMComparisonRequest, got {type(request).__name__}")
-    await accept_request(
-        uow.session, queue, request, correlation_id=envelope.correlation_id, via="kafka"
-    )
+    await accept_request(uow, queue, request, correlation_id=envelope.correlation_id, via="kafka")
