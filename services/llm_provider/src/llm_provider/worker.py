@@ -1,8 +1,8 @@
 """The queue worker: N slots take request ids from Redis and answer each request exactly once.
 
 Per request: claim the row (queued → in_flight, with a lease the slot keeps renewing); if the
-row already holds an answer (a crash after the provider answered), skip straight to the
-callback; else answer it (deadline, provider choice, texts from content_service, the
+row already holds an answer, only its callback is due (the provider is never asked twice);
+else answer it (deadline, provider choice, texts from content_service, the
 ComparisonCaller with its limiter, retries and breaker), then in one transaction persist the
 answer, mark the row done or failed and write the callback to the outbox.
 
@@ -202,12 +202,10 @@ class ComparisonWorker:
         try:
             # Before the provider is paid: a broker that cannot take the callback fails here.
             await self._ensure_topic(record.callback_topic)
-            if record.result is not None:  # answered before a crash: only the callback is due
-                return await self._finish(record, record.result, answer_is_new=False)
-            result = await self._with_lease(request_id, self._answer(record))
+            result = record.result or await self._with_lease(request_id, self._answer(record))
             if result is None:
                 return False
-            return await self._finish(record, result, answer_is_new=True)
+            return await self._finish(record, result)
         finally:
             metrics.IN_FLIGHT.dec()
 
@@ -290,11 +288,10 @@ class ComparisonWorker:
             metrics.RETRIES.labels(provider, retry.kind.value).inc()
         return outcome.to_result(request, correlation_id=record.correlation_id)
 
-    async def _finish(
-        self, record: RequestRecord, result: LLMComparisonResult, *, answer_is_new: bool
-    ) -> bool:
+    async def _finish(self, record: RequestRecord, result: LLMComparisonResult) -> bool:
         """In one transaction: keep a new answer, mark the row done or failed, write the
         callback. False if another slot took the row over after this one's lease lapsed."""
+        answer_is_new = record.result is None
         state = RequestState.DONE if result.error is None else RequestState.FAILED
         writer = self._callbacks.writer_for(record.callback_topic)
         async with UnitOfWork(self._sessions, writer) as uow:
