@@ -27,7 +27,8 @@ At k = 10 in the service arm (chosen before any tuning as a typical budget):
 - grade agreement: five grade bands of equal width on theta (cuts at
   -2.25, -0.75, 0.75, 2.25, i.e. +-0.5 and +-1.5 SD); 10 anchors (10% of the
   items, two per band, as a teacher picks anchors per grade) calibrate the
-  scale; agreement is the share of the 90 other essays whose projected grade
+  scale; every item is projected from its true-score posterior, as the service
+  does; agreement is the share of the 90 other essays whose projected grade
   is their true band. Printed also at k = 14 and 20, and the ceiling: the
   agreement of the fitted scores with the true bands given perfect boundaries.
 
@@ -60,6 +61,7 @@ from cj_assessment.domain.grade_projection import (
     GradeScale,
     calibrate,
     project_grades,
+    true_score_posterior,
 )
 from cj_assessment.domain.pair_selection import select_wave
 from cj_assessment.domain.reliability import marginal_reliability, scale_separation_reliability
@@ -120,9 +122,12 @@ def grade_agreement(fit: BradleyTerryFit, theta: np.ndarray, anchors: np.ndarray
     calibration = calibrate(
         BANDS, [AnchorScore(BANDS.labels[bands[i]], float(fit.scores[i])) for i in anchors]
     )
+    # As the service does: every item of the batch projected, anchors included.
+    projections = project_grades(
+        calibration, *true_score_posterior(fit.scores, fit.standard_errors)
+    )
     essays = np.setdiff1d(np.arange(len(theta)), anchors)
-    projections = project_grades(calibration, fit.scores[essays], fit.standard_errors[essays])
-    hits = [p.grade == BANDS.labels[bands[i]] for p, i in zip(projections, essays, strict=True)]
+    hits = [projections[i].grade == BANDS.labels[bands[i]] for i in essays]
     return float(np.mean(hits))
 
 

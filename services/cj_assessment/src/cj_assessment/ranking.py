@@ -23,6 +23,7 @@ from cj_assessment.domain.grade_projection import (
     GradeScale,
     calibrate,
     project_grades,
+    true_score_posterior,
 )
 from cj_assessment.domain.judge_diagnostics import judge_diagnostics
 from cj_assessment.domain.reliability import marginal_reliability, scale_separation_reliability
@@ -142,7 +143,11 @@ def _project(
     standard_errors: np.ndarray[Any, np.dtype[np.float64]],
     scale: GradeScale | None,
 ) -> list[GradeProjection] | None:
-    """Grades for every item when anchors of two or more grades place the boundaries."""
+    """Grades for every item when anchors of two or more grades place the boundaries.
+
+    Essays are read from their true-score posterior; an anchor from its own estimate, the
+    footing on which it placed the boundaries, so its projection checks the calibration.
+    """
     if scale is None:
         return None
     anchor_scores = [
@@ -154,4 +159,8 @@ def _project(
         calibration = calibrate(scale, anchor_scores)
     except (CalibrationError, ValueError):
         return None
-    return project_grades(calibration, scores, standard_errors)
+    means, sds = true_score_posterior(scores, standard_errors)
+    anchor = np.array([item.is_anchor for item in items], dtype=np.bool_)
+    means = np.where(anchor, scores, means)
+    sds = np.where(anchor, standard_errors, sds)
+    return project_grades(calibration, means, sds)

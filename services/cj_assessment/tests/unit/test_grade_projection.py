@@ -13,6 +13,7 @@ from cj_assessment.domain.grade_projection import (
     grade_probabilities,
     isotonic_means,
     project_grades,
+    true_score_posterior,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -163,3 +164,39 @@ def test_with_the_ladder_an_essay_equal_to_a_nearly_evenly_spaced_anchor_gets_it
     calibration = calibrate(SWEDISH_F_TO_A, anchors)
     projection = project_grades(calibration, np.array([scores[which]]), np.array([gap / 8.0]))[0]
     assert projection.grade == SWEDISH_F_TO_A.labels[which]
+
+
+@settings(max_examples=60)
+@given(
+    st.lists(st.tuples(finite, st.floats(min_value=0.0, max_value=3.0)), min_size=3, max_size=30)
+)
+def test_true_scores_are_shrunk_toward_the_batch_mean_never_past_it(
+    items: list[tuple[float, float]],
+) -> None:
+    scores = np.array([s for s, _ in items])
+    se = np.array([e for _, e in items])
+    means, sds = true_score_posterior(scores, se)
+    centre = scores.mean()
+    assert np.all(np.abs(means - centre) <= np.abs(scores - centre) + 1e-9)
+    assert np.all(np.sign(means - centre) * np.sign(scores - centre) >= 0)
+    assert np.all(sds <= se + 1e-12)
+
+
+def test_true_scores_are_left_alone_without_a_spread_to_estimate() -> None:
+    two = np.array([-1.0, 1.0]), np.array([0.5, 0.5])
+    assert all(np.array_equal(a, b) for a, b in zip(true_score_posterior(*two), two, strict=True))
+    noise_only = np.array([-0.5, 0.0, 0.5]), np.array([2.0, 2.0, 2.0])  # spread < error
+    posterior = true_score_posterior(*noise_only)
+    assert all(np.array_equal(a, b) for a, b in zip(posterior, noise_only, strict=True))
+
+
+def test_the_true_score_posterior_is_closer_to_the_truth_than_the_estimates() -> None:
+    rng = np.random.default_rng(7)
+    truth = rng.normal(0.0, 1.0, 2_000)
+    se = rng.uniform(0.3, 1.0, truth.size)
+    estimates = truth + rng.normal(0.0, se)
+    means, sds = true_score_posterior(estimates, se)
+    assert np.mean((means - truth) ** 2) < 0.8 * np.mean((estimates - truth) ** 2)
+    # The stated uncertainty is honest: about 95% of true scores lie within 1.96 sd.
+    covered = np.mean(np.abs(truth - means) <= 1.96 * sds)
+    assert covered == pytest.approx(0.95, abs=0.02)

