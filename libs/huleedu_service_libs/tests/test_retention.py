@@ -8,13 +8,18 @@ from datetime import timedelta
 
 import pytest
 from prometheus_client import CollectorRegistry
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import Column, DateTime, MetaData, Table, Text, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from huleedu_service_libs.database import create_engine
 from huleedu_service_libs.idempotency import create_inbox_schema, inbox_table
 from huleedu_service_libs.outbox import create_outbox_schema, outbox_table
-from huleedu_service_libs.retention import CHUNK_ROWS, RetentionJob, retention_lock_key
+from huleedu_service_libs.retention import (
+    CHUNK_ROWS,
+    ExpiringRows,
+    RetentionJob,
+    retention_lock_key,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -129,3 +134,46 @@ async def test_run_stops_promptly_when_asked(engine) -> None:
     await asyncio.sleep(0.1)
     stop.set()
     await asyncio.wait_for(task, timeout=5)
+
+
+async def test_a_services_own_expiring_rows_are_pruned_with_the_outbox(engine) -> None:
+    answers = Table(
+        f"answers_{uuid.uuid4().hex[:6]}",
+        MetaData(),
+        Column("owner", Text, primary_key=True),
+        Column("key", Text, primary_key=True),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    async with engine.begin() as connection:
+        await connection.run_sync(answers.create)
+        for owner, key, hours_ago in (("t1", "old", 80), ("t2", "old", 73), ("t1", "new", 71)):
+            await connection.execute(
+                insert(answers).values(
+                    owner=owner, key=key, created_at=func.now() - timedelta(hours=hours_ago)
+                )
+            )
+    registry = CollectorRegistry()
+    job = RetentionJob(
+        engine,
+        service_name=f"svc-{uuid.uuid4().hex[:6]}",
+        outbox_retention=timedelta(days=7),
+        inbox_retention=timedelta(days=14),
+        expiring=[ExpiringRows(answers, "created_at", timedelta(hours=72))],
+        registry=registry,
+    )
+    assert (await job.prune_once()).expired == {answers.name: 2}
+    async with engine.connect() as connection:
+        left = (await connection.execute(select(answers.c.owner, answers.c.key))).all()
+    assert [tuple(row) for row in left] == [("t1", "new")]
+    labels = {"service": job.service_name, "table": answers.name}
+    assert registry.get_sample_value("huleedu_retention_pruned_rows_total", labels) == 2.0
+    assert (await job.prune_once()).expired == {answers.name: 0}
+
+
+def test_expiring_rows_need_their_timestamp_column_and_a_primary_key() -> None:
+    keyed = Table("keyed", MetaData(), Column("id", Text, primary_key=True))
+    with pytest.raises(ValueError, match="no column"):
+        ExpiringRows(keyed, "created_at", timedelta(hours=1))
+    keyless = Table("keyless", MetaData(), Column("at", DateTime(timezone=True)))
+    with pytest.raises(ValueError, match="primary key"):
+        ExpiringRows(keyless, "at", timedelta(hours=1))

@@ -49,7 +49,7 @@ from huleedu_service_libs.logging import configure_logging, get_logger
 from huleedu_service_libs.migrations import upgrade_to_head
 from huleedu_service_libs.outbox.relay import OutboxRelay
 from huleedu_service_libs.outbox.writer import OutboxWriter
-from huleedu_service_libs.retention import RetentionJob
+from huleedu_service_libs.retention import ExpiringRows, RetentionJob
 from huleedu_service_libs.schema_drift import assert_no_drift
 from huleedu_service_libs.settings import ServiceSettings
 
@@ -76,6 +76,8 @@ class ServiceDefinition:
     handlers: HandlersFactory | None = None
     readiness: ReadinessFactory | None = None
     background: Sequence[BackgroundTask] = ()
+    # The service's own tables whose rows expire, pruned by the retention job with the outbox.
+    expiring_rows: Callable[[ServiceSettings], Sequence[ExpiringRows]] = lambda _settings: ()
     configure_app: Callable[[Quart, ServiceSettings], None] | None = None
     registry: EventRegistry = field(default=REGISTRY)
 
@@ -190,6 +192,7 @@ async def run_worker(definition: ServiceDefinition, settings: ServiceSettings) -
                 outbox_retention=timedelta(hours=settings.outbox_retention_hours),
                 inbox_retention=timedelta(hours=settings.inbox_retention_hours),
                 interval_s=settings.retention_interval_s,
+                expiring=definition.expiring_rows(settings),
             ).run(stop),
         ]
         if definition.handlers is not None:

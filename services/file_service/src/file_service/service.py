@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -12,10 +13,12 @@ from file_service.api import configure_body_limit, files_blueprint
 from file_service.bos_client import BatchOrchestratorClient
 from file_service.domain.validation import UploadLimits
 from file_service.intake import FileIntake
-from file_service.models import metadata
+from file_service.models import metadata, upload_requests
 from file_service.settings import FileSettings
 from huleedu_service_libs.content_client import ContentClient
+from huleedu_service_libs.retention import ExpiringRows
 from huleedu_service_libs.runtime import ServiceDefinition
+from huleedu_service_libs.settings import ServiceSettings
 
 # Connection failures are retried by the transport: storing by content hash is idempotent.
 _CONNECT_RETRIES = 2
@@ -52,6 +55,13 @@ class FileServiceProvider(Provider):
         return FileIntake(content, limits, concurrency=settings.file_concurrency)
 
 
+def expiring_rows(settings: ServiceSettings) -> Sequence[ExpiringRows]:
+    """Stored upload answers outlive any sensible retry, then go."""
+    assert isinstance(settings, FileSettings)
+    retention = timedelta(hours=settings.upload_answer_retention_hours)
+    return [ExpiringRows(upload_requests, "created_at", retention)]
+
+
 DEFINITION = ServiceDefinition(
     name="file_service",
     title="HuleEdu file service",
@@ -61,5 +71,6 @@ DEFINITION = ServiceDefinition(
     providers=lambda: [FileServiceProvider()],
     blueprints=lambda: [files_blueprint()],
     configure_app=configure_body_limit,
-    handlers=None,  # the worker only relays the outbox
+    handlers=None,  # the worker only relays the outbox and prunes
+    expiring_rows=expiring_rows,
 )

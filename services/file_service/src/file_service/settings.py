@@ -24,3 +24,9 @@ class FileSettings(ServiceSettings):
     file_concurrency: int = Field(
         default=8, ge=1, description="Files of one request extracted and stored at the same time."
     )
+    upload_answer_retention_hours: float = Field(
+        default=72,
+        gt=0,
+        description="How long an upload's answer is kept to replay a retry with the same "
+        "Idempotency-Key; older answers are deleted and the key is then new again.",
+    )
