@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from uuid import UUID
 
 import httpx
 import pytest
+from file_service.models import upload_requests
+from file_service.service import DEFINITION
 from file_service_harness import (  # type: ignore[import-not-found]
     TEACHER,
     BatchOrchestrator,
     FileService,
 )
+from prometheus_client import CollectorRegistry
+from sqlalchemy import func, update
 
+from huleedu_service_libs.database import create_engine
+from huleedu_service_libs.retention import RetentionJob
 from huleedu_service_libs.testing.documents import ENGLISH_ESSAY, ESSAY
 
 pytestmark = pytest.mark.integration
@@ -126,3 +133,31 @@ async def test_a_malformed_key_is_400(
     assert response.status_code == 400
     assert response.json()["code"] == "validation_error"
     assert await file_service.outbox() == []
+
+
+async def test_an_expired_answer_is_pruned_and_its_key_is_new_again(
+    file_service: FileService, batch_orchestrator: BatchOrchestrator
+) -> None:
+    batch_id = await batch_orchestrator.register(expected_essay_count=5)
+    assert (await upload(file_service, batch_id, FILES, key="k")).status_code == 202
+    engine = create_engine(file_service.settings.database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                update(upload_requests).values(created_at=func.now() - timedelta(hours=73))
+            )
+        job = RetentionJob(
+            engine,
+            service_name="file_service",
+            outbox_retention=timedelta(days=7),
+            inbox_retention=timedelta(days=14),
+            expiring=DEFINITION.expiring_rows(file_service.settings),
+            registry=CollectorRegistry(),
+        )
+        assert (await job.prune_once()).expired == {"upload_requests": 1}
+    finally:
+        await engine.dispose()
+
+    again = await upload(file_service, batch_id, FILES[:1], key="k")
+    assert again.status_code == 202
+    assert "Idempotent-Replayed" not in again.headers
