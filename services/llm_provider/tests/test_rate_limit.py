@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from llm_provider.clock import FakeClock
 from llm_provider.domain.rate_limit import (
     RateLimitDeadlineError,
@@ -242,3 +244,36 @@ def test_headers_with_anthropic_rfc3339_reset_slow_the_refill() -> None:
     )
     # provider refills 30000 in 60 s = 500/s, our configured rate is 1000/s
     assert limiter.try_acquire(KEY, input_tokens=31_000, max_output_tokens=0) == pytest.approx(2.0)
+
+
+@settings(max_examples=50)
+@given(workers=st.integers(1, 8), per_minute=st.integers(1, 600), minutes=st.integers(1, 3))
+def test_workers_sharing_a_limit_stay_within_it_together(
+    workers: int, per_minute: int, minutes: int
+) -> None:
+    clock = FakeClock()
+    limiters = [
+        RateLimiter(clock, {KEY: RateLimits(requests_per_minute=per_minute)}, share=1 / workers)
+        for _ in range(workers)
+    ]
+    admitted = 0
+    for _ in range(minutes * 60):  # every worker asks as often as it may, once a second
+        for limiter in limiters:
+            while isinstance(
+                limiter.try_acquire(KEY, input_tokens=0, max_output_tokens=0), Reservation
+            ):
+                admitted += 1
+        clock.advance(1.0)
+    # One full bucket's burst plus the refill: never N times the limit. A share smaller than
+    # one request is still admitted when its bucket is full, hence one extra per worker.
+    assert admitted <= per_minute * (minutes + 1) + workers
+
+
+def test_a_workers_share_of_what_the_provider_reports_remaining() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(clock, {KEY: RateLimits(requests_per_minute=90)}, share=1 / 3)
+    assert limiter.levels(KEY)["requests"] == pytest.approx(30)
+    limiter.sync_from_headers(KEY, {"x-ratelimit-remaining-requests": "30"})
+    assert limiter.levels(KEY)["requests"] == pytest.approx(10)
+    with pytest.raises(ValueError, match="share"):
+        RateLimiter(clock, share=0.0)

@@ -120,7 +120,9 @@ class LLMProviderWiring(Provider):
         return ComparisonCaller(
             providers=providers,
             manifest=manifest,
-            limiter=RateLimiter(clock, manifest.rate_limits()),
+            limiter=RateLimiter(
+                clock, manifest.rate_limits(), share=1.0 / settings.rate_limit_workers
+            ),
             breakers=breakers,
             clock=clock,
             policy=RetryPolicy(

@@ -28,6 +28,13 @@ class LLMProviderSettings(ServiceSettings):
         default=5, ge=1, description="Claims (content outages, lost leases) before giving up."
     )
 
+    rate_limit_workers: int = Field(
+        default=1,
+        ge=1,
+        description="Worker processes calling the same provider accounts; each plans with "
+        "1/N of every rate limit, so N workers together stay within it.",
+    )
+
     default_provider: str = "offline"
     model_manifest_path: Path | None = None
     offline_seed: int = 0

@@ -232,16 +232,51 @@ class _ModelBuckets:
         self.paused_until = now
 
 
+def _scaled_limits(limits: RateLimits, share: float) -> RateLimits:
+    def part(value: float | None) -> float | None:
+        return None if value is None else value * share
+
+    return RateLimits(
+        requests_per_minute=part(limits.requests_per_minute),
+        input_tokens_per_minute=part(limits.input_tokens_per_minute),
+        output_tokens_per_minute=part(limits.output_tokens_per_minute),
+    )
+
+
+def _scaled_state(state: LimitState, share: float) -> LimitState:
+    """This process's part of a header-reported limit; the reset time is the provider's."""
+    return LimitState(
+        limit=None if state.limit is None else state.limit * share,
+        remaining=None if state.remaining is None else state.remaining * share,
+        reset_after_s=state.reset_after_s,
+    )
+
+
 def _bucket(per_minute: float | None, now: float) -> TokenBucket | None:
     return TokenBucket(per_minute, now=now) if per_minute else None
 
 
 class RateLimiter:
     """All buckets of all (provider, model) keys; a key without configured limits is limited
-    only by pauses (a 429's retry-after)."""
+    only by pauses (a 429's retry-after).
 
-    def __init__(self, clock: Clock, limits: Mapping[LimitKey, RateLimits] | None = None) -> None:
+    `share` is this process's part of every limit when several worker processes call the same
+    provider accounts (1/N for N workers): its buckets hold that share of the configured
+    limits and of what the provider's headers report, so together the workers never plan to
+    exceed a limit. An idle worker's share goes unused; the provider's 429s stay the backstop.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        limits: Mapping[LimitKey, RateLimits] | None = None,
+        *,
+        share: float = 1.0,
+    ) -> None:
+        if not 0.0 < share <= 1.0:
+            raise ValueError("a rate-limit share must be in (0, 1]")
         self._clock = clock
+        self._share = share
         self._limits: dict[LimitKey, RateLimits] = dict(limits or {})
         self._buckets: dict[LimitKey, _ModelBuckets] = {}
 
@@ -253,7 +288,7 @@ class RateLimiter:
         buckets = self._buckets.get(key)
         if buckets is None:
             limits = self._limits.get(key, RateLimits())
-            buckets = _ModelBuckets(limits, self._clock.monotonic())
+            buckets = _ModelBuckets(_scaled_limits(limits, self._share), self._clock.monotonic())
             self._buckets[key] = buckets
         return buckets
 
@@ -337,7 +372,7 @@ class RateLimiter:
             (buckets.output_tokens, snapshot.output_tokens),
         ):
             if bucket is not None and state is not None:
-                bucket.sync(state, now)
+                bucket.sync(_scaled_state(state, self._share), now)
         return snapshot
 
     def pause(self, key: LimitKey, seconds: float) -> None:
