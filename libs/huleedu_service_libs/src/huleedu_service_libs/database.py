@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from enum import StrEnum
 from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
 
 from pydantic import BaseModel
-from sqlalchemy import Enum
+from sqlalchemy import Enum, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from common_core.events.envelope import EventEnvelope, EventMetadata
 from huleedu_service_libs.outbox.writer import OutboxWriter
@@ -25,10 +27,23 @@ _log = logging.getLogger(__name__)
 
 
 def create_engine(database_url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
-    """An asyncpg engine with pre-ping, so a restarted database does not poison the pool."""
-    return create_async_engine(
-        database_url, pool_size=pool_size, pool_pre_ping=True, future=True, **kwargs
-    )
+    """An asyncpg engine whose pool replaces connections the server closed.
+
+    A restarted database does not poison the pool: its connections were closed by the server,
+    which asyncpg notices on the event loop, so checkout looks at the connection's state. That
+    costs no round trip, where `pool_pre_ping` costs three per checkout (BEGIN, ping, ROLLBACK).
+    """
+    engine = create_async_engine(database_url, pool_size=pool_size, future=True, **kwargs)
+    event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
+    return engine
+
+
+def _refuse_closed_connection(
+    dbapi_connection: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection
+) -> None:
+    """Checkout hook: the pool discards a closed connection and checks out a new one."""
+    if record.driver_connection is None or record.driver_connection.is_closed():
+        raise DisconnectionError("connection closed by the server")
 
 
 def enum_type(enum: type[StrEnum], name: str) -> Enum:
@@ -99,6 +114,18 @@ class UnitOfWork:
     ) -> EventEnvelope[Any]:
         """Record an event in the outbox, inside this transaction."""
         return await self._outbox.add(
+            self.session, data, correlation_id=correlation_id, metadata=metadata
+        )
+
+    async def publish_many(
+        self,
+        data: Sequence[BaseModel],
+        *,
+        correlation_id: UUID | None = None,
+        metadata: EventMetadata | None = None,
+    ) -> list[EventEnvelope[Any]]:
+        """Record several events in the outbox with one statement, inside this transaction."""
+        return await self._outbox.add_many(
             self.session, data, correlation_id=correlation_id, metadata=metadata
         )
 

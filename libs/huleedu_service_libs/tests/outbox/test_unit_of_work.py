@@ -1,4 +1,4 @@
-"""UnitOfWork.after_commit: side effects that may only follow a committed transaction."""
+"""UnitOfWork: events recorded in its transaction; side effects that only follow a commit."""
 
 from __future__ import annotations
 
@@ -62,3 +62,20 @@ async def test_a_failing_after_commit_action_does_not_undo_the_commit(kit: Any) 
         await uow.commit()
     assert ran == ["after"]
     assert len(await kit.rows()) == 1
+
+
+async def test_publish_many_records_every_event_in_order_and_only_on_commit(kit: Any) -> None:
+    things = [kit.thing(thing_id=key, seq=seq) for seq, key in enumerate("abcab")]
+    async with kit.unit_of_work() as uow:
+        await uow.publish_many(things[:2])
+        assert await uow.publish_many([]) == []
+        await uow.publish_many(things[2:])
+        # Not committed: nothing of it reaches the outbox.
+    assert await kit.rows() == []
+    async with kit.unit_of_work() as uow:
+        envelopes = await uow.publish_many(things)
+        await uow.commit()
+    rows = await kit.rows()
+    assert [row["event_id"] for row in rows] == [envelope.event_id for envelope in envelopes]
+    assert [row["aggregate_key"] for row in rows] == list("abcab")
+    assert [row["payload"]["data"]["seq"] for row in rows] == list(range(5))

@@ -218,14 +218,10 @@ async def record_result(
 ) -> None:
     """Record one result exactly once; when it closes its wave, refit and decide what next."""
     repo = CJRepository(uow.session)
-    known = await repo.comparison(result.request_id)
-    if known is None:
+    batch = await repo.lock_batch_of(result.request_id)
+    if batch is None:
         RESULTS_IGNORED.labels("unknown").inc()
         _log.warning("cj_result_unknown_request", request_id=str(result.request_id))
-        return
-    batch = await repo.lock_batch(known.batch_id)
-    if batch is None:  # pragma: no cover - comparisons reference their batch
-        RESULTS_IGNORED.labels("unknown").inc()
         return
     if batch.finalised_at is not None or batch.status in (
         CJBatchStatus.COMPLETED,
@@ -234,14 +230,14 @@ async def record_result(
         RESULTS_IGNORED.labels("late").inc()
         _log.info("cj_result_after_end", request_id=str(result.request_id))
         return
-    comparison = await repo.comparison(result.request_id)
-    if comparison is None or comparison.state is not ComparisonState.REQUESTED:
+    # Read under the batch lock: a concurrent copy of this result has committed or waits.
+    shown = await repo.shown_comparison(result.request_id)
+    if shown is None or shown.comparison.state is not ComparisonState.REQUESTED:
         RESULTS_IGNORED.labels("duplicate").inc()
         _log.info("cj_result_duplicate", request_id=str(result.request_id))
         return
-    essay_ids = await repo.essay_ids(batch.batch_id, (comparison.a_index, comparison.b_index))
-    expected = (essay_ids.get(comparison.a_index), essay_ids.get(comparison.b_index))
-    if (result.essay_a_id, result.essay_b_id) != expected:
+    comparison = shown.comparison
+    if (result.essay_a_id, result.essay_b_id) != shown.essay_ids:
         RESULTS_IGNORED.labels("mismatched").inc()
         _log.warning("cj_result_wrong_essays", request_id=str(result.request_id))
         return
@@ -394,6 +390,7 @@ async def _request(
     callback_topic = REGISTRY.spec_for_model(LLMComparisonResult).topic
     deadline = datetime.now(UTC) + config.request_deadline
     rows: list[dict[str, Any]] = []
+    requests: list[LLMComparisonRequest] = []
     for pair in pairs:
         request_id = uuid.uuid4()
         first, second = items[pair.a_index], items[pair.b_index]
@@ -408,7 +405,7 @@ async def _request(
                 "state": ComparisonState.REQUESTED,
             }
         )
-        await uow.publish(
+        requests.append(
             LLMComparisonRequest(
                 request_id=request_id,
                 batch_id=batch.batch_id,
@@ -421,9 +418,9 @@ async def _request(
                 model_preference=config.model_preference,
                 priority=config.priority,
                 deadline=deadline,
-            ),
-            correlation_id=batch.correlation_id,
+            )
         )
+    await uow.publish_many(requests, correlation_id=batch.correlation_id)
     await repo.insert_comparisons(rows)
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,6 +61,14 @@ class ComparisonRow:
 
 
 @dataclass(frozen=True)
+class ShownComparison:
+    """A comparison with the essays its request showed, to check a result against."""
+
+    comparison: ComparisonRow
+    essay_ids: tuple[UUID | None, UUID | None]  # (A, B); None only if an item is missing
+
+
+@dataclass(frozen=True)
 class AssignmentRow:
     assignment_id: str
     owner_user_id: str
@@ -82,6 +90,38 @@ def _batch(row: Any) -> BatchRow:
 
 def _comparison(row: Any) -> ComparisonRow:
     return ComparisonRow(**{name: row[name] for name in ComparisonRow.__dataclass_fields__})
+
+
+# The two reads of every result, built once: their compiled form is cached by identity.
+_LOCK_BATCH_OF_REQUEST = (
+    select(cj_batches)
+    .where(
+        cj_batches.c.batch_id
+        == select(cj_comparisons.c.batch_id)
+        .where(cj_comparisons.c.request_id == bindparam("request_id"))
+        .scalar_subquery()
+    )
+    .with_for_update()
+)
+_ITEM_A, _ITEM_B = cj_items.alias("item_a"), cj_items.alias("item_b")
+_SHOWN_COMPARISON = (
+    select(
+        cj_comparisons,
+        _ITEM_A.c.essay_id.label("essay_a_id"),
+        _ITEM_B.c.essay_id.label("essay_b_id"),
+    )
+    .outerjoin(
+        _ITEM_A,
+        (_ITEM_A.c.batch_id == cj_comparisons.c.batch_id)
+        & (_ITEM_A.c.item_index == cj_comparisons.c.a_index),
+    )
+    .outerjoin(
+        _ITEM_B,
+        (_ITEM_B.c.batch_id == cj_comparisons.c.batch_id)
+        & (_ITEM_B.c.item_index == cj_comparisons.c.b_index),
+    )
+    .where(cj_comparisons.c.request_id == bindparam("request_id"))
+)
 
 
 class CJRepository:
@@ -110,6 +150,12 @@ class CJRepository:
             .mappings()
             .one_or_none()
         )
+        return None if row is None else _batch(row)
+
+    async def lock_batch_of(self, request_id: UUID) -> BatchRow | None:
+        """The batch a comparison request belongs to, locked; None for an unknown request."""
+        result = await self._session.execute(_LOCK_BATCH_OF_REQUEST, {"request_id": request_id})
+        row = result.mappings().one_or_none()
         return None if row is None else _batch(row)
 
     async def update_batch(self, batch_id: UUID, **values: Any) -> None:
@@ -159,14 +205,6 @@ class CJRepository:
         )
         return [ItemRow(**row) for row in rows.mappings()]
 
-    async def essay_ids(self, batch_id: UUID, indices: Sequence[int]) -> dict[int, UUID]:
-        rows = await self._session.execute(
-            select(cj_items.c.item_index, cj_items.c.essay_id).where(
-                cj_items.c.batch_id == batch_id, cj_items.c.item_index.in_(list(indices))
-            )
-        )
-        return {row.item_index: row.essay_id for row in rows}
-
     async def store_placements(self, batch_id: UUID, placements: Sequence[dict[str, Any]]) -> None:
         """Final rank, score, SE, count and grade per item (`item_index` in each mapping)."""
         for placement in placements:
@@ -186,17 +224,13 @@ class CJRepository:
         if rows:
             await self._session.execute(insert(cj_comparisons), list(rows))
 
-    async def comparison(self, request_id: UUID) -> ComparisonRow | None:
-        row = (
-            (
-                await self._session.execute(
-                    select(cj_comparisons).where(cj_comparisons.c.request_id == request_id)
-                )
-            )
-            .mappings()
-            .one_or_none()
-        )
-        return None if row is None else _comparison(row)
+    async def shown_comparison(self, request_id: UUID) -> ShownComparison | None:
+        """A comparison with the essay ids of its pair, in the order they were shown."""
+        result = await self._session.execute(_SHOWN_COMPARISON, {"request_id": request_id})
+        row = result.mappings().one_or_none()
+        if row is None:
+            return None
+        return ShownComparison(_comparison(row), (row["essay_a_id"], row["essay_b_id"]))
 
     async def answer_comparison(
         self,

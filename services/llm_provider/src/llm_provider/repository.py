@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, select, update
@@ -78,6 +79,19 @@ def _record(row: RowMapping) -> RequestRecord:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
+
+
+def _answer_values(result: LLMComparisonResult) -> dict[str, Any]:
+    """The answer's columns: the result itself and its cost ledger entry."""
+    return {
+        "response": result.model_dump(mode="json"),
+        "provider": result.provider,
+        "model": result.model,
+        "input_tokens": result.input_tokens,
+        "output_tokens": result.output_tokens,
+        "cached_tokens": result.cached_tokens,
+        "cost_usd": result.cost_usd,
+    }
 
 
 class RequestRepository:
@@ -167,48 +181,27 @@ class RequestRepository:
         ).one_or_none()
         return None if row is None else QueueEntry(row.request_id, row.priority, row.created_at)
 
-    async def save_result(self, result: LLMComparisonResult) -> bool:
-        """Persist the answer (before any callback); the first answer persisted wins."""
-        saved = await self._session.execute(
-            update(_t)
-            .where(
-                _t.c.request_id == result.request_id,
-                _t.c.state == RequestState.IN_FLIGHT,
-                _t.c.response.is_(None),
-            )
-            .values(
-                response=result.model_dump(mode="json"),
-                provider=result.provider,
-                model=result.model,
-                input_tokens=result.input_tokens,
-                output_tokens=result.output_tokens,
-                cached_tokens=result.cached_tokens,
-                cost_usd=result.cost_usd,
-                updated_at=func.now(),
-            )
-            .returning(_t.c.request_id)
-        )
-        return saved.first() is not None
+    async def finish(
+        self, request_id: UUID, state: RequestState, *, answer: LLMComparisonResult | None = None
+    ) -> bool:
+        """in_flight → done/failed in one statement; False if someone else finished it.
 
-    async def finish(self, request_id: UUID, state: RequestState) -> RequestRecord | None:
-        """in_flight with a persisted answer → done/failed; None if someone else finished it."""
-        row = (
-            (
-                await self._session.execute(
-                    update(_t)
-                    .where(
-                        _t.c.request_id == request_id,
-                        _t.c.state == RequestState.IN_FLIGHT,
-                        _t.c.response.is_not(None),
-                    )
-                    .values(state=state, lease_expires_at=None, updated_at=func.now())
-                    .returning(*_t.c)
-                )
-            )
-            .mappings()
-            .one_or_none()
+        With `answer`, the row must hold none yet and keeps this one (the first answer wins);
+        without, the row must already hold the answer being published.
+        """
+        statement = update(_t).where(
+            _t.c.request_id == request_id, _t.c.state == RequestState.IN_FLIGHT
         )
-        return None if row is None else _record(row)
+        if answer is None:
+            statement = statement.where(_t.c.response.is_not(None))
+        else:
+            statement = statement.where(_t.c.response.is_(None)).values(**_answer_values(answer))
+        result = await self._session.execute(
+            statement.values(state=state, lease_expires_at=None, updated_at=func.now()).returning(
+                _t.c.request_id
+            )
+        )
+        return result.first() is not None
 
     async def requeue_expired_leases(self, now: datetime) -> list[QueueEntry]:
         """in_flight rows whose worker stopped renewing → queued again (answers kept)."""

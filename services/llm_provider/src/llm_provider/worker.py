@@ -215,7 +215,9 @@ class ComparisonWorker:
         Ids reach Redis only after their row commits, so a missing row is an id whose row was
         pruned (or a stray member someone else put in the key): dropped with a warning.
         """
-        async with self._sessions.begin() as session:
+        async with self._sessions() as session:
+            # The claim is one statement: in autocommit it costs no BEGIN and COMMIT round trips.
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             repository = RequestRepository(session)
             record = await repository.claim(request_id, lease_until=self._lease_until())
             if record is not None or await repository.exists(request_id):
@@ -295,17 +297,16 @@ class ComparisonWorker:
         state = RequestState.DONE if result.error is None else RequestState.FAILED
         writer = self._callbacks.writer_for(record.callback_topic)
         async with UnitOfWork(self._sessions, writer) as uow:
-            repository = RequestRepository(uow.session)
-            if answer_is_new and not await repository.save_result(result):
+            finished = await RequestRepository(uow.session).finish(
+                record.request_id, state, answer=result if answer_is_new else None
+            )
+            if not finished:
                 return False
-            finished = await repository.finish(record.request_id, state)
-            if finished is None or finished.result is None:
-                return False
-            await uow.publish(finished.result, correlation_id=finished.correlation_id)
+            await uow.publish(result, correlation_id=record.correlation_id)
             await uow.commit()
         if answer_is_new:
             self._count_usage(result)
-        code = "none" if finished.result.error is None else finished.result.error.code.value
+        code = "none" if result.error is None else result.error.code.value
         metrics.CALLBACKS.labels(state.value, code).inc()
         return True
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common_core.events.envelope import EventEnvelope, EventMetadata
@@ -14,6 +15,10 @@ from common_core.events.registry import EventRegistry, to_json_dict
 from huleedu_service_libs.kafka.headers import kafka_headers
 from huleedu_service_libs.kafka.topics import TopicNamer
 from huleedu_service_libs.outbox.table import OUTBOX_NOTIFY_CHANNEL, outbox_table
+
+# The notification rides on the insert, so writing events costs one round trip; Postgres
+# delivers it (once per transaction) only if and when the transaction commits.
+_INSERT = insert(outbox_table).returning(func.pg_notify(OUTBOX_NOTIFY_CHANNEL, ""))
 
 
 class OutboxWriter:
@@ -32,26 +37,48 @@ class OutboxWriter:
         correlation_id: UUID | None = None,
         metadata: EventMetadata | None = None,
     ) -> EventEnvelope[Any]:
-        envelope = self._registry.envelope(
-            data,
-            source_service=self._source_service,
-            correlation_id=correlation_id,
-            metadata=metadata,
+        [envelope] = await self.add_many(
+            session, [data], correlation_id=correlation_id, metadata=metadata
         )
-        await self.add_envelope(session, envelope)
         return envelope
 
-    async def add_envelope(self, session: AsyncSession, envelope: EventEnvelope[Any]) -> None:
-        spec = self._registry.spec(envelope.event_type)
-        await session.execute(
-            insert(outbox_table).values(
-                event_id=envelope.event_id,
-                event_type=envelope.event_type,
-                topic=self._topics.topic(spec.topic),
-                aggregate_key=spec.key_for(envelope.data),
-                payload=to_json_dict(envelope),
-                headers=kafka_headers(envelope),
+    async def add_many(
+        self,
+        session: AsyncSession,
+        data: Sequence[BaseModel],
+        *,
+        correlation_id: UUID | None = None,
+        metadata: EventMetadata | None = None,
+    ) -> list[EventEnvelope[Any]]:
+        """Several events in one statement; the relay publishes them in the order given."""
+        envelopes = [
+            self._registry.envelope(
+                item,
+                source_service=self._source_service,
+                correlation_id=correlation_id,
+                metadata=metadata,
             )
-        )
-        # Delivered by Postgres only if and when this transaction commits.
-        await session.execute(select(func.pg_notify(OUTBOX_NOTIFY_CHANNEL, "")))
+            for item in data
+        ]
+        await self.add_envelopes(session, envelopes)
+        return envelopes
+
+    async def add_envelope(self, session: AsyncSession, envelope: EventEnvelope[Any]) -> None:
+        await self.add_envelopes(session, [envelope])
+
+    async def add_envelopes(
+        self, session: AsyncSession, envelopes: Sequence[EventEnvelope[Any]]
+    ) -> None:
+        if envelopes:
+            await session.execute(_INSERT, [self._row(envelope) for envelope in envelopes])
+
+    def _row(self, envelope: EventEnvelope[Any]) -> dict[str, Any]:
+        spec = self._registry.spec(envelope.event_type)
+        return {
+            "event_id": envelope.event_id,
+            "event_type": envelope.event_type,
+            "topic": self._topics.topic(spec.topic),
+            "aggregate_key": spec.key_for(envelope.data),
+            "payload": to_json_dict(envelope),
+            "headers": kafka_headers(envelope),
+        }
