@@ -60,17 +60,9 @@ class OutboxWriter:
             )
             for item in data
         ]
-        await self.add_envelopes(session, envelopes)
-        return envelopes
-
-    async def add_envelope(self, session: AsyncSession, envelope: EventEnvelope[Any]) -> None:
-        await self.add_envelopes(session, [envelope])
-
-    async def add_envelopes(
-        self, session: AsyncSession, envelopes: Sequence[EventEnvelope[Any]]
-    ) -> None:
         if envelopes:
             await session.execute(_INSERT, [self._row(envelope) for envelope in envelopes])
+        return envelopes
 
     def _row(self, envelope: EventEnvelope[Any]) -> dict[str, Any]:
         spec = self._registry.spec(envelope.event_type)
