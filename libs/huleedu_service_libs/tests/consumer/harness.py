@@ -307,6 +307,13 @@ class Harness:
             ).all()
         return Counter(dict(rows))
 
+    async def effect_items(self) -> list[str]:
+        """The items of the committed effects, in the order they were written."""
+        async with self.engine.connect() as conn:
+            return list(
+                (await conn.execute(select(effects.c.item).order_by(effects.c.id))).scalars()
+            )
+
     async def effect_total(self) -> int:
         return sum((await self.effect_counts()).values())
 

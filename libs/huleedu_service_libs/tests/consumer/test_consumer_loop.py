@@ -108,9 +108,10 @@ async def test_a_retried_message_holds_back_the_rest_of_its_partition(
     async with h.running(loop):
         await h.wait_until(lambda: _committed(h, {0: 4}), what="all offsets committed")
 
-    assert handler.items == ["first", "flaky", "flaky", "flaky", "third", "fourth"]
-    assert set((await h.effect_counts()).values()) == {1}
-    assert await h.effect_total() == 4
+    assert handler.items.count("flaky") == 3  # once per delivery: two failures, one success
+    if claim_ahead == 1:
+        assert handler.items == ["first", "flaky", "flaky", "flaky", "third", "fourth"]
+    assert await h.effect_items() == items  # each committed once, in partition order
 
 
 async def test_a_duplicate_inside_one_fetched_batch_is_skipped_by_the_guard(

@@ -19,6 +19,7 @@ from huleedu_service_libs.idempotency import (
     drop_inbox_table,
     include_inbox,
     record_inbox,
+    record_inbox_many,
 )
 
 pytestmark = pytest.mark.integration
@@ -39,6 +40,17 @@ async def test_first_record_wins_per_consumer(sessions) -> None:
     async with sessions() as session, session.begin():
         assert not await record_inbox(session, "a", event_id)
         assert await record_inbox(session, "b", event_id)
+
+
+async def test_many_records_in_one_statement_keep_their_order(sessions) -> None:
+    seen, new, repeated = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    async with sessions() as session, session.begin():
+        assert await record_inbox(session, "a", seen)
+    async with sessions() as session, session.begin():
+        first_times = await record_inbox_many(session, "a", [new, seen, repeated, repeated])
+    assert first_times == [True, False, True, False]
+    async with sessions() as session, session.begin():
+        assert await record_inbox_many(session, "a", [repeated, new]) == [False, False]
 
 
 async def test_rolled_back_record_leaves_the_event_unprocessed(sessions) -> None:

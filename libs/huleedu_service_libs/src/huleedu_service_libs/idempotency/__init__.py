@@ -8,6 +8,7 @@ from huleedu_service_libs.idempotency.inbox import (
     inbox_table,
     include_inbox,
     record_inbox,
+    record_inbox_many,
 )
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "inbox_table",
     "include_inbox",
     "record_inbox",
+    "record_inbox_many",
 ]

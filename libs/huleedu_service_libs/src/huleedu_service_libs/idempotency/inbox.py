@@ -7,6 +7,7 @@ when Redis is down or a guard claim expired (invariant 2).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
 
 from alembic.operations import Operations
@@ -80,11 +81,25 @@ async def record_inbox(session: AsyncSession, consumer: str, event_id: UUID) -> 
     True: first time, go on and apply the effect. False: already processed (or being
     processed by a concurrent transaction that then committed); apply nothing.
     """
+    return (await record_inbox_many(session, consumer, [event_id]))[0]
+
+
+async def record_inbox_many(
+    session: AsyncSession, consumer: str, event_ids: Sequence[UUID]
+) -> list[bool]:
+    """`record_inbox` for several events in one statement: first time or not, in order.
+
+    An id repeated in `event_ids` is a first time at most once, at its first place.
+    """
     statement = (
         insert(inbox_table)
-        .values(consumer=consumer, event_id=event_id)
+        .values([{"consumer": consumer, "event_id": event_id} for event_id in event_ids])
         .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
         .returning(inbox_table.c.event_id)
     )
-    result = await session.execute(statement)
-    return result.first() is not None
+    fresh = set((await session.execute(statement)).scalars())
+    first_times = []
+    for event_id in event_ids:
+        first_times.append(event_id in fresh)
+        fresh.discard(event_id)
+    return first_times

@@ -5,11 +5,14 @@ Redis guard; open a UnitOfWork; write the inbox row; run the handler; commit; co
 claim; only then commit the offset. Round trips are batched without changing that order:
 claims are made for a chunk of fetched messages at once, confirmations for a fetched batch
 at once, and offsets are committed per partition after the confirmations of the messages they
-cover (after each fetched batch, on revoke and on stop). A failed message is consumed again
-(seek back, partition paused for a backoff) and after `max_attempts` handler failures goes to
-the dead-letter topic, so it never blocks its partition forever and is never dropped silently
-(invariant 2). After every poll the lag of each assigned partition (high watermark minus the
-consumer's position) is set in `huleedu_consumer_lag`.
+cover (after each fetched batch, on revoke and on stop). Consecutive messages of a chunk that
+are ready to handle share one transaction, so a burst costs one commit, not one per message;
+when one of them fails, the transaction is rolled back, the messages before it are handled
+again without it and the failure counts against that message alone. A failed message is
+consumed again (seek back, partition paused for a backoff) and after `max_attempts` handler
+failures goes to the dead-letter topic, so it never blocks its partition forever and is never
+dropped silently (invariant 2). After every poll the lag of each assigned partition (high
+watermark minus the consumer's position) is set in `huleedu_consumer_lag`.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from common_core.events.envelope import EventEnvelope
 from common_core.events.registry import EventRegistry, UnknownEventTypeError
 from huleedu_service_libs.database import UnitOfWork
 from huleedu_service_libs.idempotency.guard import ClaimResult, ClaimState, IdempotencyGuard
-from huleedu_service_libs.idempotency.inbox import record_inbox
+from huleedu_service_libs.idempotency.inbox import record_inbox, record_inbox_many
 from huleedu_service_libs.kafka.dead_letter import dead_letter_error, publish_dead_letter
 from huleedu_service_libs.kafka.producer import KafkaPublisher
 from huleedu_service_libs.kafka.topics import TopicNamer, ensure_topics
@@ -127,6 +130,21 @@ class _Prepared:
     handler: Handler | None = None
     error: tuple[ErrorCode, str] | None = None
     claim: ClaimResult | None = None
+
+
+# Claims that let a message be handled now: its own, or none because the guard is down.
+_READY_CLAIMS = frozenset({ClaimState.CLAIMED, ClaimState.UNAVAILABLE})
+
+# Deadlock and serialization failures: caused by a transaction's other messages, not this one.
+_CONTENTION_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def _attributable(exc: BaseException) -> bool:
+    """Whether a failure inside a shared transaction is the failing message's own fault."""
+    if _connection_failure(exc):
+        return False
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) not in _CONTENTION_SQLSTATES
 
 
 def _connection_failure(exc: BaseException) -> bool:
@@ -567,18 +585,149 @@ class ConsumerLoop:
         stop: asyncio.Event,
     ) -> tuple[int, bool]:
         """Process the chunk in order: (messages whose claim was used, all finished?)."""
-        for index, (record, item) in enumerate(zip(chunk, prepared, strict=True)):
+        index = 0
+        while index < len(chunk):
             if stop.is_set() or generation != self._generation:
                 return index, False
+            run = self._ready_run(prepared, index)
             async with self._lock:
                 if generation != self._generation:
                     return index, False
-                outcome = await self._process(record, item)
-                if outcome not in FINISHED:
-                    self._consume_again(consumer, tp, record, outcome)
-                    return index + 1, False
-                self._handled[tp] = record.offset + 1
+                outcomes = await self._process_run(
+                    chunk[index : index + max(run, 1)], prepared[index : index + max(run, 1)]
+                )
+                for record, outcome in zip(chunk[index:], outcomes, strict=False):
+                    index += 1
+                    if outcome not in FINISHED:
+                        self._consume_again(consumer, tp, record, outcome)
+                        return index, False
+                    self._handled[tp] = record.offset + 1
         return len(chunk), True
+
+    def _ready_run(self, prepared: list[_Prepared], start: int) -> int:
+        """How many messages from `start` on can share one transaction.
+
+        Ready means decoded, claimed (or the guard is down) and not failed before: anything
+        else takes the single-message path, which knows how to skip, wait or dead-letter it.
+        """
+        end = start
+        while end < len(prepared):
+            item = prepared[end]
+            if item.error is not None or item.envelope is None:
+                break
+            if item.claim is not None and item.claim.state not in _READY_CLAIMS:
+                break
+            if item.envelope.event_id in self._attempts:
+                break
+            end += 1
+        return end - start
+
+    async def _process_run(
+        self, records: list[ConsumerRecord[bytes, bytes]], prepared: list[_Prepared]
+    ) -> list[Outcome]:
+        """Outcomes in order, up to the first unfinished: together when there are several."""
+        if len(records) == 1:
+            return [await self._process(records[0], prepared[0])]
+        return await self._process_together(records, prepared)
+
+    async def _process_together(
+        self, records: list[ConsumerRecord[bytes, bytes]], prepared: list[_Prepared]
+    ) -> list[Outcome]:
+        """Ready messages in one transaction; their outcomes, in order, up to the first unfinished.
+
+        A handler that fails rolls the whole transaction back: the messages before it are
+        handled again without it, and it alone counts an attempt (so a poison message is
+        handled once per delivery, as on the single-message path). A failure that belongs to no
+        one message (the database unreachable, a deadlock with another consumer, the inbox rows,
+        written for all of them in one statement, or the commit) leaves every message to the
+        single-message path.
+        """
+        started = time.perf_counter()
+        first_times: list[bool] = []
+        failure: Exception | None = None
+        try:
+            async with UnitOfWork(self._sessions, self._outbox) as uow:
+                event_ids = [item.envelope.event_id for item in prepared if item.envelope]
+                recorded = await record_inbox_many(uow.session, self.name, event_ids)
+                for item, first_time in zip(prepared, recorded, strict=True):
+                    envelope, handler = item.envelope, item.handler
+                    assert envelope is not None
+                    assert handler is not None
+                    if first_time:
+                        with (
+                            bind_event_context(envelope),
+                            bound_contextvars(consumer=self.name, event_type=envelope.event_type),
+                        ):
+                            try:
+                                await handler(envelope, uow)
+                                await uow.session.flush()
+                            except Exception as exc:
+                                failure = exc
+                                break
+                    first_times.append(first_time)
+                    # The next handler starts from the database, as in a transaction of its own.
+                    uow.session.expunge_all()
+                else:
+                    await uow.commit()
+        except Exception as exc:
+            logger.warning("shared transaction failed, handling one by one", error=repr(exc))
+            return await self._process_one_by_one(records, prepared)
+
+        if failure is not None:
+            if not _attributable(failure):
+                return await self._process_one_by_one(records, prepared)
+            failed = len(first_times)
+            outcomes = (
+                await self._process_run(records[:failed], prepared[:failed]) if failed else []
+            )
+            if len(outcomes) < failed or any(o not in FINISHED for o in outcomes):
+                return outcomes
+            return [
+                *outcomes,
+                await self._count_failure(records[failed], prepared[failed], failure),
+            ]
+
+        elapsed = time.perf_counter() - started
+        outcomes = []
+        for item, first_time in zip(prepared, first_times, strict=True):
+            assert item.envelope is not None
+            event_type = item.envelope.event_type
+            if item.claim is not None and item.claim.state is ClaimState.CLAIMED:
+                self._unconfirmed.append(item.claim)
+            if first_time:
+                HANDLING_DURATION.labels(self.name, event_type).observe(elapsed)
+                HANDLED_TOTAL.labels(self.name, event_type).inc()
+                outcomes.append(Outcome.HANDLED)
+            else:
+                DUPLICATES_SKIPPED_TOTAL.labels(self.name, event_type, "inbox").inc()
+                outcomes.append(Outcome.DUPLICATE)
+        logger.debug("events handled in one transaction", count=len(outcomes))
+        return outcomes
+
+    async def _count_failure(
+        self, record: ConsumerRecord[bytes, bytes], item: _Prepared, failure: Exception
+    ) -> Outcome:
+        """A handler failure met in a shared transaction, counted as on the single path."""
+        assert item.envelope is not None
+        await self._release(item.claim)
+        logical_topic = self._logical_topics.get(record.topic, record.topic)
+        with (
+            bind_event_context(item.envelope),
+            bound_contextvars(consumer=self.name, event_type=item.envelope.event_type),
+        ):
+            return await self._handler_failed(record, logical_topic, item.envelope, failure)
+
+    async def _process_one_by_one(
+        self, records: list[ConsumerRecord[bytes, bytes]], prepared: list[_Prepared]
+    ) -> list[Outcome]:
+        """The single-message path for each message in turn, up to the first unfinished."""
+        outcomes: list[Outcome] = []
+        for record, item in zip(records, prepared, strict=True):
+            outcome = await self._process(record, item)
+            outcomes.append(outcome)
+            if outcome not in FINISHED:
+                break
+        return outcomes
 
     async def _release_unused(self, prepared: list[_Prepared]) -> None:
         if self._guard is None:
