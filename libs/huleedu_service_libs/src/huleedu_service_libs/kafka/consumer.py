@@ -700,6 +700,8 @@ class ConsumerLoop:
                 outcomes.append(Outcome.HANDLED)
             else:
                 DUPLICATES_SKIPPED_TOTAL.labels(self.name, event_type, "inbox").inc()
+                with bind_event_context(item.envelope):
+                    logger.info("duplicate event skipped", layer="inbox", consumer=self.name)
                 outcomes.append(Outcome.DUPLICATE)
         logger.debug("events handled in one transaction", count=len(outcomes))
         return outcomes
