@@ -336,10 +336,7 @@ class ConsumerLoop:
         envelope, handler = prepared.envelope, prepared.handler
         assert envelope is not None
         assert handler is not None
-        with (
-            bind_event_context(envelope),
-            bound_contextvars(consumer=self.name, event_type=envelope.event_type),
-        ):
+        with self._event_context(envelope):
             return await self._process_envelope(
                 record, logical_topic, envelope, handler, prepared.claim
             )
@@ -432,8 +429,19 @@ class ConsumerLoop:
                 return Outcome.DEFERRED
             return await self._handler_failed(record, logical_topic, envelope, exc)
 
+        return self._committed(envelope, claim, first_time, started)
+
+    def _committed(
+        self,
+        envelope: EventEnvelope[Any],
+        claim: ClaimResult | None,
+        first_time: bool,
+        started: float,
+    ) -> Outcome:
+        """Bookkeeping once an event's transaction committed: claim, attempts, metrics."""
+        event_type = envelope.event_type
         if claim is not None and claim.state is ClaimState.CLAIMED:
-            # Committed: confirmed before the offset commit (`_confirm_handled`).
+            # Confirmed before the offset commit (`_confirm_handled`).
             self._unconfirmed.append(claim)
         self._attempts.pop(envelope.event_id, None)
         if not first_time:
@@ -444,6 +452,13 @@ class ConsumerLoop:
         HANDLED_TOTAL.labels(self.name, event_type).inc()
         logger.debug("event handled")
         return Outcome.HANDLED
+
+    def _event_context(self, envelope: EventEnvelope[Any]) -> contextlib.ExitStack:
+        """The event's ids (and trace) and this consumer bound to every log line inside."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(bind_event_context(envelope))
+        stack.enter_context(bound_contextvars(consumer=self.name, event_type=envelope.event_type))
+        return stack
 
     async def _confirm_handled(self) -> None:
         """Confirm the claims of committed events in one round trip, then release their offsets.
@@ -654,10 +669,7 @@ class ConsumerLoop:
                     assert envelope is not None
                     assert handler is not None
                     if first_time:
-                        with (
-                            bind_event_context(envelope),
-                            bound_contextvars(consumer=self.name, event_type=envelope.event_type),
-                        ):
+                        with self._event_context(envelope):
                             try:
                                 await handler(envelope, uow)
                                 await uow.session.flush()
@@ -687,23 +699,11 @@ class ConsumerLoop:
                 await self._count_failure(records[failed], prepared[failed], failure),
             ]
 
-        elapsed = time.perf_counter() - started
         outcomes = []
         for item, first_time in zip(prepared, first_times, strict=True):
             assert item.envelope is not None
-            event_type = item.envelope.event_type
-            if item.claim is not None and item.claim.state is ClaimState.CLAIMED:
-                self._unconfirmed.append(item.claim)
-            if first_time:
-                HANDLING_DURATION.labels(self.name, event_type).observe(elapsed)
-                HANDLED_TOTAL.labels(self.name, event_type).inc()
-                outcomes.append(Outcome.HANDLED)
-            else:
-                DUPLICATES_SKIPPED_TOTAL.labels(self.name, event_type, "inbox").inc()
-                with bind_event_context(item.envelope):
-                    logger.info("duplicate event skipped", layer="inbox", consumer=self.name)
-                outcomes.append(Outcome.DUPLICATE)
-        logger.debug("events handled in one transaction", count=len(outcomes))
+            with self._event_context(item.envelope):
+                outcomes.append(self._committed(item.envelope, item.claim, first_time, started))
         return outcomes
 
     async def _count_failure(
@@ -713,10 +713,7 @@ class ConsumerLoop:
         assert item.envelope is not None
         await self._release(item.claim)
         logical_topic = self._logical_topics.get(record.topic, record.topic)
-        with (
-            bind_event_context(item.envelope),
-            bound_contextvars(consumer=self.name, event_type=item.envelope.event_type),
-        ):
+        with self._event_context(item.envelope):
             return await self._handler_failed(record, logical_topic, item.envelope, failure)
 
     async def _process_one_by_one(
